@@ -1,0 +1,171 @@
+"""`zoomhooks`: serve, worker, sweep, migrate."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from typing import Any
+
+import click
+import uvicorn
+from pydantic import ValidationError
+
+from service import logs
+from service.config import Settings
+from service.queue import broker as brokers
+from service.runtime import Runtime
+from service.storage import migrate as migrations
+from service.web.app import create_app
+
+log = logging.getLogger("zoomhooks")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+#: How long uvicorn lets requests in flight finish on shutdown (seconds).
+DEFAULT_GRACEFUL_SHUTDOWN = 10
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise click.ClickException(f"invalid configuration: {problems}") from None
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+
+    def handler(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    stop.wait()
+
+
+@click.group()
+def main() -> None:
+    """zoomhooks: verified Zoom webhooks into a durable inbox, and the work they hint at."""
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the database schema to the newest revision."""
+    settings = load_settings()
+    logs.configure(settings.log_level)
+    runtime = Runtime(settings)
+    try:
+        migrations.upgrade(runtime.engine)
+    finally:
+        runtime.close()
+    click.echo("database is at the newest revision")
+
+
+@main.command()
+@click.option("--host", default=DEFAULT_HOST, show_default=True)
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
+def serve(host: str, port: int) -> None:
+    """Migrate, then serve HTTP; without BROKER_URL also run the worker and sweeper in-process."""
+    settings = load_settings()
+    logs.configure(settings.log_level)
+    runtime = Runtime(settings)
+    try:
+        migrations.upgrade(runtime.engine)
+        if not settings.webhook_secrets:
+            log.warning(
+                "ZOOM_WEBHOOK_SECRET_TOKEN is not set: webhooks get 503 (Zoom retries) until it is"
+            )
+        if settings.embedded:
+            runtime.start_embedded()
+        app = create_app(
+            runtime.ingestor,
+            max_body_bytes=settings.max_body_bytes,
+            checks=_checks(runtime),
+        )
+        log.info(
+            "zoomhooks serving on http://%s:%s (database: %s, broker: %s)",
+            host,
+            port,
+            runtime.engine.dialect.name,
+            brokers.kind(runtime.broker),
+        )
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            access_log=False,
+            log_config=None,
+            proxy_headers=True,
+            timeout_graceful_shutdown=DEFAULT_GRACEFUL_SHUTDOWN,
+        )
+        uvicorn.Server(config).run()
+    finally:
+        runtime.close()
+
+
+@main.command()
+@click.option(
+    "--sweeper/--no-sweeper",
+    default=True,
+    show_default=True,
+    help="Also re-enqueue unfinished inbox rows periodically.",
+)
+def worker(sweeper: bool) -> None:
+    """Consume the queues of a real broker (BROKER_URL) until SIGTERM."""
+    settings = load_settings()
+    logs.configure(settings.log_level)
+    if settings.embedded:
+        raise click.ClickException(
+            "BROKER_URL is not set: the embedded broker lives inside `zoomhooks serve`"
+        )
+    runtime = Runtime(settings)
+    try:
+        runtime.start_workers()
+        if sweeper:
+            runtime.sweeper.start()
+        log.info("worker consuming %s", ", ".join(sorted(runtime.actors.queues)))
+        _wait_for_signal()
+        log.info("worker stopping")
+    finally:
+        runtime.close()
+
+
+@main.command()
+@click.option("--loop", is_flag=True, help="Keep sweeping every ZOOMHOOKS_SWEEP_INTERVAL_SECONDS.")
+def sweep(loop: bool) -> None:
+    """Re-enqueue inbox rows left unfinished past their timeout."""
+    settings = load_settings()
+    logs.configure(settings.log_level)
+    if settings.embedded:
+        raise click.ClickException(
+            "BROKER_URL is not set: the embedded sweeper runs inside `zoomhooks serve`"
+        )
+    runtime = Runtime(settings)
+    try:
+        click.echo(f"re-enqueued {runtime.sweeper.sweep()} inbox rows")
+        if loop:
+            runtime.sweeper.start()
+            _wait_for_signal()
+    finally:
+        runtime.close()
+
+
+def _checks(runtime: Runtime) -> dict[str, Any]:
+    def secret() -> None:
+        if not runtime.settings.webhook_secrets:
+            raise LookupError("ZOOM_WEBHOOK_SECRET_TOKEN is not set")
+
+    return {
+        "database": runtime.inbox.ping,
+        "broker": lambda: brokers.ping(runtime.broker),
+        "webhook_secret": secret,
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

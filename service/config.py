@@ -1,0 +1,133 @@
+"""Settings, read once from the environment (and an optional `.env`) and passed explicitly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Where the embedded default keeps its SQLite file, relative to the working directory.
+DEFAULT_DATA_DIR = Path("data")
+DEFAULT_DATABASE_URL = f"sqlite:///{DEFAULT_DATA_DIR / 'zoomhooks.sqlite3'}"
+
+#: Zoom retries a failed delivery at +5, +20 and +60 minutes (~85 min in all) and may keep the
+#: original x-zm-request-timestamp, so the window must cover that with margin (seconds).
+DEFAULT_TIMESTAMP_TOLERANCE = 2 * 60 * 60
+#: How far a timestamp may lie in the future before it is rejected: clock skew only (seconds).
+DEFAULT_FUTURE_SKEW = 5 * 60
+#: Largest webhook body accepted (bytes). Zoom's largest events are a few KiB.
+DEFAULT_MAX_BODY_BYTES = 256 * 1024
+#: A `received` row not picked up for this long is re-enqueued by the sweeper (seconds).
+DEFAULT_SWEEP_AFTER = 5 * 60
+#: A `processing` row whose worker went silent for this long is taken as orphaned (seconds).
+DEFAULT_PROCESSING_TIMEOUT = 5 * 60
+#: How often the sweeper looks (seconds).
+DEFAULT_SWEEP_INTERVAL = 60
+#: How many attempts an inbox row gets before it is marked `failed`.
+DEFAULT_MAX_ATTEMPTS = 10
+#: Worker threads consuming the queue (embedded: inside the web process).
+DEFAULT_WORKER_THREADS = 4
+#: Prefix of every queue name, so that deployments (and test runs) sharing a broker never collide.
+DEFAULT_QUEUE_PREFIX = "zoomhooks"
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Everything zoomhooks reads from its environment. Secrets are `SecretStr`: never in reprs."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    database_url: SecretStr = Field(
+        default=SecretStr(DEFAULT_DATABASE_URL), validation_alias=_env("DATABASE_URL")
+    )
+    broker_url: SecretStr | None = Field(default=None, validation_alias=_env("BROKER_URL"))
+    webhook_secret_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("ZOOM_WEBHOOK_SECRET_TOKEN")
+    )
+    timestamp_tolerance_seconds: int = Field(
+        default=DEFAULT_TIMESTAMP_TOLERANCE,
+        ge=0,
+        validation_alias=_env("ZOOMHOOKS_TIMESTAMP_TOLERANCE_SECONDS"),
+    )
+    future_skew_seconds: int = Field(
+        default=DEFAULT_FUTURE_SKEW, ge=0, validation_alias=_env("ZOOMHOOKS_FUTURE_SKEW_SECONDS")
+    )
+    max_body_bytes: int = Field(
+        default=DEFAULT_MAX_BODY_BYTES, ge=1, validation_alias=_env("ZOOMHOOKS_MAX_BODY_BYTES")
+    )
+    sweep_after_seconds: int = Field(
+        default=DEFAULT_SWEEP_AFTER, ge=0, validation_alias=_env("ZOOMHOOKS_SWEEP_AFTER_SECONDS")
+    )
+    processing_timeout_seconds: int = Field(
+        default=DEFAULT_PROCESSING_TIMEOUT,
+        ge=1,
+        validation_alias=_env("ZOOMHOOKS_PROCESSING_TIMEOUT_SECONDS"),
+    )
+    sweep_interval_seconds: float = Field(
+        default=DEFAULT_SWEEP_INTERVAL,
+        gt=0,
+        validation_alias=_env("ZOOMHOOKS_SWEEP_INTERVAL_SECONDS"),
+    )
+    max_attempts: int = Field(
+        default=DEFAULT_MAX_ATTEMPTS, ge=1, validation_alias=_env("ZOOMHOOKS_MAX_ATTEMPTS")
+    )
+    worker_threads: int = Field(
+        default=DEFAULT_WORKER_THREADS, ge=1, validation_alias=_env("ZOOMHOOKS_WORKER_THREADS")
+    )
+    queue_prefix: str = Field(
+        default=DEFAULT_QUEUE_PREFIX,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$",
+        validation_alias=_env("ZOOMHOOKS_QUEUE_PREFIX"),
+    )
+    log_level: str = Field(default="INFO", validation_alias=_env("ZOOMHOOKS_LOG_LEVEL"))
+
+    @field_validator("broker_url", "webhook_secret_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _known_broker(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            scheme = value.get_secret_value().split("://", 1)[0].lower()
+            if scheme not in {"amqp", "amqps", "redis", "rediss"}:
+                raise ValueError(
+                    "BROKER_URL must start with amqp://, amqps://, redis:// or rediss:// "
+                    "(leave it unset for the embedded in-process broker)"
+                )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("ZOOMHOOKS_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @property
+    def webhook_secrets(self) -> tuple[bytes, ...]:
+        """Every accepted secret; listing several allows rotation without downtime."""
+        if self.webhook_secret_token is None:
+            return ()
+        raw = self.webhook_secret_token.get_secret_value()
+        return tuple(s.strip().encode() for s in raw.split(",") if s.strip())
+
+    @property
+    def embedded(self) -> bool:
+        """No broker configured: StubBroker with worker threads inside the web process."""
+        return self.broker_url is None
+
+    @property
+    def database(self) -> str:
+        return self.database_url.get_secret_value()

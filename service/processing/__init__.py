@@ -1,0 +1,1 @@
+"""Domain work between the edges: ingesting a delivery, processing an inbox row."""

@@ -1,0 +1,1 @@
+"""Dramatiq: the broker, the actors, the workers and the sweeper that feeds them."""

@@ -1,0 +1,77 @@
+"""Re-enqueues inbox rows that no message carries any more (lost, never enqueued, crashed)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from service.storage.inbox import Inbox
+from service.storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class Sweeper:
+    def __init__(
+        self,
+        inbox: Inbox,
+        enqueue: Callable[[int], None],
+        *,
+        sweep_after: timedelta,
+        processing_timeout: timedelta,
+        interval_seconds: float,
+    ) -> None:
+        self.inbox = inbox
+        self.enqueue = enqueue
+        self.sweep_after = sweep_after
+        self.processing_timeout = processing_timeout
+        self.interval_seconds = interval_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def sweep(self, *, everything: bool = False) -> int:
+        """One round; `everything` takes every unfinished row (a lone process starting up)."""
+        now = utcnow()
+        if everything:
+            # Rows this round hands back get a later `updated_at`, so they are not taken twice.
+            received_before = processing_before = now
+        else:
+            received_before = now - self.sweep_after
+            processing_before = now - self.processing_timeout
+        total = 0
+        while True:
+            ids = self.inbox.sweep(
+                received_before=received_before, processing_before=processing_before
+            )
+            for row_id in ids:
+                self.enqueue(row_id)
+            total += len(ids)
+            if not ids:
+                break
+        if total:
+            log.info("sweeper re-enqueued %s inbox rows", total)
+        return total
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="zoomhooks-sweeper", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_seconds):
+            try:
+                self.sweep()
+            except SQLAlchemyError as exc:
+                log.warning(
+                    "sweep failed (%s); next try in %ss", type(exc).__name__, self.interval_seconds
+                )
+            except Exception:
+                log.exception("sweep failed")

@@ -1,0 +1,1 @@
+"""Storage: the engine, the tables, and the repositories that read and write them."""

@@ -1,0 +1,65 @@
+"""Engines for SQLite (the embedded default) and PostgreSQL, with the settings durability needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.pool import NullPool
+
+#: How long a SQLite writer waits for the lock before giving up (milliseconds).
+DEFAULT_SQLITE_BUSY_TIMEOUT = 10_000
+#: Pool size per process for PostgreSQL; workers and the web threadpool share it.
+DEFAULT_POOL_SIZE = 10
+#: A PostgreSQL connect attempt that takes longer fails, so the endpoint can answer 503 (seconds).
+DEFAULT_CONNECT_TIMEOUT = 3
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the web thread write while workers read; synchronous=FULL fsyncs the WAL on every
+    # commit, so an acknowledged event survives a process crash and a power cut.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute(f"PRAGMA busy_timeout={DEFAULT_SQLITE_BUSY_TIMEOUT}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_begin_immediate(conn: Any) -> None:
+    # Take the write lock at BEGIN: a deferred transaction that reads then writes can fail with
+    # "database is locked" without waiting, which busy_timeout cannot help.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
+    """An engine for `url`; SQLite files get their directory created and durable pragmas."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            parsed,
+            connect_args={"check_same_thread": False, "isolation_level": None},
+            poolclass=NullPool if database in ("", ":memory:") else None,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
+        return engine
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql":
+        connect_args["connect_timeout"] = DEFAULT_CONNECT_TIMEOUT
+    return create_engine(
+        parsed,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=DEFAULT_CONNECT_TIMEOUT,
+        connect_args=connect_args,
+    )

@@ -1,0 +1,186 @@
+"""The inbox: every verified webhook, deduplicated, with its processing state.
+
+The row, not the broker message, is the source of truth. Every state change is a
+compare-and-set UPDATE, so concurrent workers and sweepers never both win one row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Engine, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from service.storage.models import webhook_events
+from service.storage.types import utcnow
+
+#: Longest error text kept on a row (characters); tracebacks are for logs.
+MAX_ERROR_LENGTH = 2000
+#: Rows the sweeper takes per round, so one round stays short.
+DEFAULT_SWEEP_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """What the endpoint stores for one verified delivery."""
+
+    event: str
+    event_ts: int | None
+    account_id: str | None
+    dedupe_key: str
+    body: str
+    request_timestamp: int | None = None
+    zm_trackingid: str | None = None
+    zm_request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    id: int
+    duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A row taken for processing; `attempts` already counts this attempt."""
+
+    id: int
+    event: str
+    body: str
+    attempts: int
+
+
+class Inbox:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        dialect = engine.dialect.name
+        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+    def record(self, new: NewEvent) -> Recorded:
+        """Store `new` once. A redelivery bumps `deliveries` on the existing row instead."""
+        now = utcnow()
+        values = {
+            "event": new.event,
+            "event_ts": new.event_ts,
+            "account_id": new.account_id,
+            "dedupe_key": new.dedupe_key,
+            "body": new.body,
+            "request_timestamp": new.request_timestamp,
+            "zm_trackingid": new.zm_trackingid,
+            "zm_request_id": new.zm_request_id,
+            "received_at": now,
+            "updated_at": now,
+            "status": "received",
+        }
+        insert = (
+            self._insert(webhook_events)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(webhook_events.c.id)
+        )
+        with self.engine.begin() as conn:
+            inserted = conn.execute(insert).scalar_one_or_none()
+            if inserted is not None:
+                return Recorded(id=inserted, duplicate=False)
+            existing = conn.execute(
+                update(webhook_events)
+                .where(webhook_events.c.dedupe_key == new.dedupe_key)
+                .values(deliveries=webhook_events.c.deliveries + 1)
+                .returning(webhook_events.c.id)
+            ).scalar_one()
+            return Recorded(id=existing, duplicate=True)
+
+    def claim(self, row_id: int, *, processing_timeout: timedelta) -> Claimed | None:
+        """Take a `received` row (or an orphaned `processing` one) for processing, or None."""
+        now = utcnow()
+        c = webhook_events.c
+        takeable = (c.status == "received") | (
+            (c.status == "processing") & (c.updated_at < now - processing_timeout)
+        )
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                update(webhook_events)
+                .where(c.id == row_id, takeable)
+                .values(status="processing", attempts=c.attempts + 1, updated_at=now)
+                .returning(c.id, c.event, c.body, c.attempts)
+            ).one_or_none()
+        if row is None:
+            return None
+        return Claimed(id=row.id, event=row.event, body=row.body, attempts=row.attempts)
+
+    def finish(self, conn: Connection, row_id: int, status: str) -> None:
+        """Mark a claimed row `done` or `ignored`, inside the handler's transaction."""
+        now = utcnow()
+        conn.execute(
+            update(webhook_events)
+            .where(webhook_events.c.id == row_id, webhook_events.c.status == "processing")
+            .values(status=status, processed_at=now, updated_at=now, last_error=None)
+        )
+
+    def fail(self, row_id: int, error: str, *, final: bool) -> None:
+        """Record a failed attempt: back to `received` for a retry, or `failed` for good."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(webhook_events)
+                .where(webhook_events.c.id == row_id, webhook_events.c.status == "processing")
+                .values(
+                    status="failed" if final else "received",
+                    last_error=error[:MAX_ERROR_LENGTH],
+                    updated_at=now,
+                    processed_at=now if final else None,
+                )
+            )
+
+    def sweep(
+        self,
+        *,
+        received_before: datetime,
+        processing_before: datetime,
+        limit: int = DEFAULT_SWEEP_BATCH,
+    ) -> list[int]:
+        """Ids of unfinished rows that nobody has touched since the cut-offs, oldest first.
+
+        Each returned row goes back to `received` with `updated_at` bumped in one compare-and-set,
+        so a concurrent sweeper skips it and the next round leaves it alone until it is stale again.
+        """
+        c = webhook_events.c
+        now = utcnow()
+        stale = ((c.status == "received") & (c.updated_at < received_before)) | (
+            (c.status == "processing") & (c.updated_at < processing_before)
+        )
+        with self.engine.begin() as conn:
+            candidates = conn.execute(
+                select(c.id, c.updated_at).where(stale).order_by(c.id).limit(limit)
+            ).all()
+            taken: list[int] = []
+            for row in candidates:
+                won = conn.execute(
+                    update(webhook_events)
+                    .where(c.id == row.id, c.updated_at == row.updated_at, stale)
+                    .values(status="received", updated_at=now)
+                ).rowcount
+                if won:
+                    taken.append(row.id)
+        return taken
+
+    def release_orphans(self) -> int:
+        """Hand `processing` rows back to `received`: for a single process restarting."""
+        with self.engine.begin() as conn:
+            return conn.execute(
+                update(webhook_events)
+                .where(webhook_events.c.status == "processing")
+                .values(status="received", updated_at=utcnow())
+            ).rowcount
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(webhook_events.c.status, func.count()).group_by(webhook_events.c.status)
+            ).all()
+        return {str(row[0]): int(row[1]) for row in rows}
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))

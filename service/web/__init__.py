@@ -1,0 +1,1 @@
+"""HTTP edge: the Starlette app. Domain work lives in service.processing."""

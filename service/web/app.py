@@ -1,0 +1,66 @@
+"""The Starlette application, built from parts handed in (no globals)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from service.processing.ingest import Ingestor
+from service.web.webhooks import WebhookEndpoint, error
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhooks/zoom"
+
+#: A named check for /readyz; it raises when its dependency is not usable.
+Check = Callable[[], None]
+
+
+def create_app(ingestor: Ingestor, *, max_body_bytes: int, checks: dict[str, Check]) -> Starlette:
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_request: Request) -> Response:
+        results: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                await run_in_threadpool(check)
+                results[name] = "ok"
+            except Exception as exc:
+                results[name] = f"unavailable: {type(exc).__name__}"
+        ready = all(value == "ok" for value in results.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", "checks": results},
+            status_code=200 if ready else 503,
+        )
+
+    async def http_error(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        response = error(exc.status_code, exc.detail)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    async def server_error(_request: Request, exc: Exception) -> Response:
+        log.error("unhandled error: %s", type(exc).__name__, exc_info=exc)
+        return error(500, "internal error")
+
+    return Starlette(
+        routes=[
+            Route(
+                WEBHOOK_PATH,
+                WebhookEndpoint(ingestor, max_body_bytes=max_body_bytes).handle,
+                methods=["POST"],
+            ),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+        ],
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+    )

@@ -1,0 +1,75 @@
+"""`POST /webhooks/zoom`: read the raw body under a limit, hand it to the ingestor, map the result.
+
+Status codes follow Zoom's retry rules: it retries 5xx and time-outs, never 4xx. So a caller's
+fault (bad signature, not an event) is 4xx, and anything on our side is 5xx.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+
+from service.processing.ingest import (
+    Accepted,
+    Ingestor,
+    NotConfigured,
+    StorageUnavailable,
+)
+from service.webhooks.events import EventError
+from service.webhooks.signature import SignatureError
+
+log = logging.getLogger(__name__)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class WebhookEndpoint:
+    def __init__(self, ingestor: Ingestor, *, max_body_bytes: int) -> None:
+        self.ingestor = ingestor
+        self.max_body_bytes = max_body_bytes
+
+    async def handle(self, request: Request) -> Response:
+        try:
+            body = await read_body(request, self.max_body_bytes)
+        except BodyTooLarge:
+            return error(413, f"body larger than {self.max_body_bytes} bytes")
+        except ClientDisconnect:
+            return error(400, "client disconnected before the body was read")
+        try:
+            result = await run_in_threadpool(self.ingestor.ingest, body, request.headers)
+        except SignatureError as exc:
+            log.info("webhook rejected: %s", exc.reason)
+            return error(401, exc.reason)
+        except EventError as exc:
+            log.info("webhook rejected: %s", exc)
+            return error(400, str(exc))
+        except (NotConfigured, StorageUnavailable) as exc:
+            return error(503, str(exc))
+        if isinstance(result, Accepted):
+            return JSONResponse(
+                {"status": "duplicate" if result.duplicate else "accepted", "id": result.inbox_id}
+            )
+        return JSONResponse(result.response)

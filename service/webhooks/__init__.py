@@ -1,0 +1,1 @@
+"""Pure webhook logic: signatures, event parsing and dedupe keys. No I/O here."""
