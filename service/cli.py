@@ -17,7 +17,6 @@ from service.config import Settings
 from service.queue import broker as brokers
 from service.runtime import Runtime
 from service.storage import migrate as migrations
-from service.web.app import create_app
 
 log = logging.getLogger("zoomhooks")
 
@@ -82,11 +81,7 @@ def serve(host: str, port: int) -> None:
             )
         if settings.embedded:
             runtime.start_embedded()
-        app = create_app(
-            runtime.ingestor,
-            max_body_bytes=settings.max_body_bytes,
-            checks=_checks(runtime),
-        )
+        app = runtime.web_app()
         log.info(
             "zoomhooks serving on http://%s:%s (database: %s, broker: %s)",
             host,
@@ -153,18 +148,6 @@ def sweep(loop: bool) -> None:
             _wait_for_signal()
     finally:
         runtime.close()
-
-
-def _checks(runtime: Runtime) -> dict[str, Any]:
-    def secret() -> None:
-        if not runtime.settings.webhook_secrets:
-            raise LookupError("ZOOM_WEBHOOK_SECRET_TOKEN is not set")
-
-    return {
-        "database": runtime.inbox.ping,
-        "broker": lambda: brokers.ping(runtime.broker),
-        "webhook_secret": secret,
-    }
 
 
 if __name__ == "__main__":

@@ -41,7 +41,11 @@ class Settings(BaseSettings):
     """Everything zoomhooks reads from its environment. Secrets are `SecretStr`: never in reprs."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
     )
 
     database_url: SecretStr = Field(

@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 
 import dramatiq
+from starlette.applications import Starlette
 
 from service.config import Settings
 from service.processing.handlers import default_handlers
@@ -16,6 +17,7 @@ from service.queue.sweeper import Sweeper
 from service.queue.worker import Workers
 from service.storage import db
 from service.storage.inbox import Inbox
+from service.web.app import Check, create_app
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,24 @@ class Runtime:
             interval_seconds=settings.sweep_interval_seconds,
         )
         self._workers: Workers | None = None
+
+    def web_app(self) -> Starlette:
+        return create_app(
+            self.ingestor, max_body_bytes=self.settings.max_body_bytes, checks=self.checks()
+        )
+
+    def checks(self) -> dict[str, Check]:
+        """What /readyz asks: can this process store, enqueue and verify?"""
+
+        def secret() -> None:
+            if not self.settings.webhook_secrets:
+                raise LookupError("ZOOM_WEBHOOK_SECRET_TOKEN is not set")
+
+        return {
+            "database": self.inbox.ping,
+            "broker": lambda: broker.ping(self.broker),
+            "webhook_secret": secret,
+        }
 
     def enqueue(self, inbox_id: int) -> None:
         self.actors.process_webhook.send(inbox_id)

@@ -1,0 +1,154 @@
+"""Fixtures for real servers (PostgreSQL, Redis, RabbitMQ) and for a wired zoomhooks runtime.
+
+A test that needs a server skips with a reason when it is not running, except under CI=true,
+where it fails: CI must prove every backend. Each test gets its own database, queue prefix and
+Redis namespace, so runs never collide.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.config import Settings
+from service.runtime import Runtime
+from service.storage import migrate
+from tests.support import IN_CI, SECRET, reachable
+
+PG_HOST, PG_PORT = "127.0.0.1", 5432
+PG_ADMIN_URL = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test"
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+AMQP_HOST, AMQP_PORT = "127.0.0.1", 5672
+
+
+def require(name: str, host: str, port: int) -> None:
+    if reachable(host, port):
+        return
+    message = f"{name} is not running on {host}:{port}"
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: every backend must be tested)")
+    pytest.skip(message)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'zoomhooks.sqlite3'}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    require("PostgreSQL", PG_HOST, PG_PORT)
+    import psycopg
+
+    name = unique("zh")
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Every inbox test runs on both databases."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    url: str = request.getfixturevalue(fixture)
+    return url
+
+
+@pytest.fixture
+def queue_prefix() -> str:
+    return unique("zhq")
+
+
+@pytest.fixture
+def redis_url(queue_prefix: str) -> Iterator[str]:
+    require("Redis", REDIS_HOST, REDIS_PORT)
+    import redis
+
+    url = f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
+    yield url
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter(match=f"{queue_prefix}*"):
+        client.delete(key)
+    client.close()
+
+
+@pytest.fixture
+def amqp_url(queue_prefix: str) -> Iterator[str]:
+    require("RabbitMQ", AMQP_HOST, AMQP_PORT)
+    import pika
+
+    url = f"amqp://guest:guest@{AMQP_HOST}:{AMQP_PORT}/%2F"
+    yield url
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    channel = connection.channel()
+    for suffix in ("", ".DQ", ".XQ"):
+        channel.queue_delete(f"{queue_prefix}.webhooks{suffix}")
+    connection.close()
+
+
+@pytest.fixture(
+    params=[
+        "embedded",
+        pytest.param("rabbitmq", marks=pytest.mark.rabbitmq),
+        pytest.param("redis", marks=pytest.mark.redis),
+    ]
+)
+def broker_url(request: pytest.FixtureRequest) -> str | None:
+    """Every queue test runs on the embedded StubBroker, RabbitMQ and Redis."""
+    if request.param == "embedded":
+        return None
+    url: str = request.getfixturevalue("amqp_url" if request.param == "rabbitmq" else "redis_url")
+    return url
+
+
+MakeSettings = Callable[..., Settings]
+
+
+@pytest.fixture
+def make_settings(sqlite_url: str, queue_prefix: str) -> MakeSettings:
+    """Settings from explicit values only: no environment, no .env file."""
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": sqlite_url,
+            "webhook_secret_token": SECRET,
+            "queue_prefix": queue_prefix,
+            "sweep_interval_seconds": 0.2,
+            "worker_threads": 2,
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return make
+
+
+MakeRuntime = Callable[..., Runtime]
+
+
+@pytest.fixture
+def make_runtime(make_settings: MakeSettings) -> Iterator[MakeRuntime]:
+    """Runtimes on migrated databases; closed (workers and sweeper stopped) after the test."""
+    made: list[Runtime] = []
+
+    def make(*, migrated: bool = True, **overrides: Any) -> Runtime:
+        runtime = Runtime(make_settings(**overrides))
+        made.append(runtime)
+        if migrated:
+            migrate.upgrade(runtime.engine)
+        return runtime
+
+    yield make
+    for runtime in reversed(made):
+        runtime.close()

@@ -1,0 +1,97 @@
+"""Helpers shared by the tests: fixture data, signing, servers on ephemeral ports."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from service.webhooks.signature import sign
+
+FIXTURES = Path(__file__).parent / "fixtures" / "zoom"
+SECRET = "test-webhook-secret-token"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def webhook_fixtures() -> list[Path]:
+    return sorted((FIXTURES / "webhooks").glob("*.json"))
+
+
+def real_captures() -> list[Path]:
+    return sorted((FIXTURES / "real-captures").glob("*.json"))
+
+
+def compact(path: Path) -> bytes:
+    """A pretty-printed doc sample as Zoom would send it: compact JSON, key order kept."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def signed_headers(
+    body: bytes, *, secret: str = SECRET, timestamp: int | None = None
+) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    return {
+        "content-type": "application/json",
+        "x-zm-request-timestamp": ts,
+        "x-zm-signature": sign(secret.encode(), ts, body),
+    }
+
+
+def event_body(event: str, obj: dict[str, Any], *, event_ts: int, account: str = "acct1") -> bytes:
+    data = {"event": event, "payload": {"account_id": account, "object": obj}, "event_ts": event_ts}
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def reachable(host: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def live_server(app: ASGIApp) -> Iterator[str]:
+    """Serve `app` with a real uvicorn on an ephemeral loopback port; yields the base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def wait_until(predicate: Any, *, timeout: float = 10.0, interval: float = 0.02) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
