@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
+    Float,
     Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from service.storage.types import BigId, UTCDateTime
@@ -55,4 +58,184 @@ webhook_events = Table(
     Index(None, "status", "updated_at"),
     Index(None, "event", "event_ts"),
     Index(None, "received_at"),
+)
+
+
+# Follow-up data. Every row names the inbox event and/or follow-up that produced it.
+INSTANCE_KINDS = ("meeting", "webinar")
+RESOURCES = ("participants", "absentees", "qa", "polls")
+FOLLOWUP_STATUSES = ("pending", "running", "done", "failed", "not_applicable")
+
+
+def _traced() -> list[Column[int]]:
+    return [
+        Column("inbox_id", BigInteger, nullable=True, comment="webhook_events.id that caused it"),
+        Column("followup_id", BigInteger, nullable=True, comment="followups.id that fetched it"),
+    ]
+
+
+instances = Table(
+    "instances",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("uuid", String(64), nullable=False, unique=True),
+    Column("zoom_id", BigInteger, nullable=True, comment="the meeting or webinar number"),
+    Column("kind", String(16), nullable=False),
+    Column("account_id", String(64), nullable=True),
+    Column("host_id", String(64), nullable=True),
+    Column("topic", Text, nullable=True),
+    Column("type", Integer, nullable=True),
+    Column("timezone", String(64), nullable=True),
+    Column("start_time", UTCDateTime, nullable=True),
+    Column("end_time", UTCDateTime, nullable=True),
+    Column("duration", Integer, nullable=True, comment="minutes, as Zoom reports it"),
+    Column("inbox_id", BigInteger, nullable=True, comment="the last event that updated the row"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("kind IN ('meeting', 'webinar')", name="kind"),
+    Index(None, "zoom_id", "start_time"),
+)
+
+followups = Table(
+    "followups",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("instance_uuid", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("resource", String(16), nullable=False),
+    Column("account_id", String(64), nullable=True),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("rows_stored", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("zm_trackingid", String(200), nullable=True),
+    Column("fetched_at", UTCDateTime, nullable=True),
+    Column("inbox_id", BigInteger, nullable=True, comment="the event that asked for it"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("instance_uuid", "resource"),
+    CheckConstraint(
+        "status IN ('pending', 'running', 'done', 'failed', 'not_applicable')", name="status"
+    ),
+    CheckConstraint("resource IN ('participants', 'absentees', 'qa', 'polls')", name="resource"),
+    Index(None, "status", "next_attempt_at"),
+)
+
+participants = Table(
+    "participants",
+    metadata,
+    Column("pk", BigId, primary_key=True, autoincrement=True),
+    Column("instance_uuid", String(64), nullable=False),
+    Column("row_key", String(64), nullable=False, comment="hash of id, user_id, name, join_time"),
+    Column(
+        "id", String(64), nullable=True, comment="Zoom's participant `id` (user id; '' for guests)"
+    ),
+    Column("user_id", String(64), nullable=True),
+    Column("registrant_id", String(64), nullable=True),
+    Column("name", Text, nullable=True),
+    Column("user_email", Text, nullable=True),
+    Column("join_time", UTCDateTime, nullable=True),
+    Column("leave_time", UTCDateTime, nullable=True),
+    Column("duration", Integer, nullable=True, comment="seconds"),
+    Column("status", String(32), nullable=True),
+    Column("failover", Boolean, nullable=True),
+    Column("internal_user", Boolean, nullable=True),
+    *_traced(),
+    UniqueConstraint("instance_uuid", "row_key"),
+)
+
+absentees = Table(
+    "absentees",
+    metadata,
+    Column("pk", BigId, primary_key=True, autoincrement=True),
+    Column("instance_uuid", String(64), nullable=False),
+    Column("row_key", String(64), nullable=False, comment="hash of id and email"),
+    Column("id", String(64), nullable=True, comment="Zoom's registrant id"),
+    Column("email", Text, nullable=True),
+    Column("first_name", Text, nullable=True),
+    Column("last_name", Text, nullable=True),
+    Column("status", String(32), nullable=True),
+    Column("create_time", UTCDateTime, nullable=True),
+    Column("data", Text, nullable=False, comment="the whole Zoom record, JSON"),
+    *_traced(),
+    UniqueConstraint("instance_uuid", "row_key"),
+)
+
+qa_entries = Table(
+    "qa_entries",
+    metadata,
+    Column("pk", BigId, primary_key=True, autoincrement=True),
+    Column("instance_uuid", String(64), nullable=False),
+    Column("row_key", String(64), nullable=False, comment="hash of asker and position"),
+    Column("name", Text, nullable=True),
+    Column("email", Text, nullable=True),
+    Column("question", Text, nullable=True),
+    Column("answer", Text, nullable=True),
+    Column("data", Text, nullable=False, comment="Zoom's question_details entry, JSON"),
+    *_traced(),
+    UniqueConstraint("instance_uuid", "row_key"),
+)
+
+poll_answers = Table(
+    "poll_answers",
+    metadata,
+    Column("pk", BigId, primary_key=True, autoincrement=True),
+    Column("instance_uuid", String(64), nullable=False),
+    Column("row_key", String(64), nullable=False, comment="hash of respondent, poll, question"),
+    Column("name", Text, nullable=True),
+    Column("email", Text, nullable=True),
+    Column("polling_id", String(64), nullable=True),
+    Column("question", Text, nullable=True),
+    Column("answer", Text, nullable=True),
+    Column("date_time", UTCDateTime, nullable=True),
+    *_traced(),
+    UniqueConstraint("instance_uuid", "row_key"),
+)
+
+registrants = Table(
+    "registrants",
+    metadata,
+    Column("pk", BigId, primary_key=True, autoincrement=True),
+    Column("webinar_id", BigInteger, nullable=False),
+    Column("id", String(64), nullable=False, comment="Zoom's registrant id"),
+    Column("email", Text, nullable=True),
+    Column("first_name", Text, nullable=True),
+    Column("last_name", Text, nullable=True),
+    Column("status", String(16), nullable=True),
+    Column("join_url", Text, nullable=True),
+    Column("event_ts", BigInteger, nullable=True, comment="of the event that set `status`"),
+    Column("data", Text, nullable=False, comment="the registrant object, JSON"),
+    Column("inbox_id", BigInteger, nullable=True),
+    UniqueConstraint("webinar_id", "id"),
+)
+
+participant_events = Table(
+    "participant_events",
+    metadata,
+    Column("pk", BigId, primary_key=True, autoincrement=True),
+    Column("inbox_id", BigInteger, nullable=False, unique=True),
+    Column("instance_uuid", String(64), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("action", String(8), nullable=False, comment="joined or left"),
+    Column("event_ts", BigInteger, nullable=True),
+    Column("at", UTCDateTime, nullable=True, comment="join_time or leave_time"),
+    Column("id", String(64), nullable=True, comment="participant.id"),
+    Column("user_id", String(64), nullable=True),
+    Column("participant_uuid", String(64), nullable=True),
+    Column("user_name", Text, nullable=True),
+    Column("email", Text, nullable=True),
+    Column("leave_reason", Text, nullable=True),
+    CheckConstraint("action IN ('joined', 'left')", name="action"),
+    Index(None, "instance_uuid", "at"),
+)
+
+zoom_tokens = Table(
+    "zoom_tokens",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("access_token", Text, nullable=True),
+    Column("expires_at", Float, nullable=True, comment="epoch seconds"),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", Float, nullable=True, comment="epoch seconds"),
 )
