@@ -1,0 +1,224 @@
+"""The Zoom endpoints zoomhooks calls, as data: path, parameters, scopes and rate-limit label.
+
+Paths, query parameters, classic scopes and rate-limit labels are those of Zoom's Meeting API
+OpenAPI document (2023-10 copy; `tests/zoom` checks every request against it). Granular scopes
+are given at `:admin` level, the level a Server-to-Server OAuth app holds: the webinar ones are
+the spec's own `x-granular-scopes`; the spec lists none for past meetings, so those come from
+Zoom's current API reference as seen in tokens quoted on devforum.zoom.us (/t/142405:
+`meeting:read:past_meeting:admin`, `meeting:read:list_past_instances:admin`,
+`meeting:read:list_past_participants:admin`, `meeting:read:list_poll_results:admin`,
+`meeting:read:past_qa:admin`). A token needs the classic scope or the granular one, not both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .ids import encode_path_id, is_numeric_id
+from .ratelimit import RateLimitCategory
+
+#: Largest page Zoom serves for these listings (records per page).
+DEFAULT_PAGE_SIZE = 300
+PAGE_SIZE_PARAM = "page_size"
+PAGE_TOKEN_PARAM = "next_page_token"  # noqa: S105 (a parameter name)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    name: str
+    #: Path template below the API base URL, exactly as in Zoom's spec.
+    template: str
+    #: Name of the single path parameter.
+    id_param: str
+    #: Key of the records in the response body; None for a single object.
+    records_key: str | None
+    #: Paginated by `next_page_token`.
+    paginated: bool
+    #: Query parameters the caller may set (pagination ones are added by the client).
+    query: tuple[str, ...]
+    #: Classic scopes, any of which grants access.
+    scopes: tuple[str, ...]
+    #: Granular (`:admin`) scopes, any of which grants access.
+    granular_scopes: tuple[str, ...]
+    rate_limit: RateLimitCategory
+    #: Only the numeric ID is accepted (no instance UUID).
+    numeric_id_only: bool = False
+
+    @property
+    def all_query(self) -> tuple[str, ...]:
+        extra = (PAGE_SIZE_PARAM, PAGE_TOKEN_PARAM) if self.paginated else ()
+        return (*self.query, *extra)
+
+    def required_scopes(self) -> str:
+        """For messages: what the Server-to-Server OAuth app must hold for this endpoint."""
+        return f"{' or '.join(self.granular_scopes)} (classic: {' or '.join(self.scopes)})"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSpec:
+    """A GET ready to send: `path` is relative to the API base URL and already encoded."""
+
+    endpoint: Endpoint
+    path: str
+    params: Mapping[str, str]
+
+
+_WEBINAR_SCOPES = ("webinar:read:admin", "webinar:read")
+_MEETING_SCOPES = ("meeting:read:admin", "meeting:read")
+
+PAST_WEBINAR_PARTICIPANTS = Endpoint(
+    name="past_webinar_participants",
+    template="/past_webinars/{webinarId}/participants",
+    id_param="webinarId",
+    records_key="participants",
+    paginated=True,
+    query=(),
+    scopes=_WEBINAR_SCOPES,
+    granular_scopes=("webinar:read:list_past_participants:admin",),
+    rate_limit=RateLimitCategory.MEDIUM,
+)
+PAST_WEBINAR_ABSENTEES = Endpoint(
+    name="past_webinar_absentees",
+    template="/past_webinars/{webinarId}/absentees",
+    id_param="webinarId",
+    records_key="registrants",
+    paginated=True,
+    query=("occurrence_id",),
+    scopes=_WEBINAR_SCOPES,
+    granular_scopes=("webinar:read:list_absentees:admin",),
+    rate_limit=RateLimitCategory.HEAVY,
+)
+PAST_WEBINAR_QA = Endpoint(
+    name="past_webinar_qa",
+    template="/past_webinars/{webinarId}/qa",
+    id_param="webinarId",
+    records_key="questions",
+    paginated=False,
+    query=(),
+    scopes=_WEBINAR_SCOPES,
+    granular_scopes=("webinar:read:past_qa:admin",),
+    rate_limit=RateLimitCategory.MEDIUM,
+)
+PAST_WEBINAR_POLLS = Endpoint(
+    name="past_webinar_polls",
+    template="/past_webinars/{webinarId}/polls",
+    id_param="webinarId",
+    records_key="questions",
+    paginated=False,
+    query=(),
+    scopes=_WEBINAR_SCOPES,
+    granular_scopes=("webinar:read:list_past_polls:admin",),
+    rate_limit=RateLimitCategory.MEDIUM,
+)
+PAST_WEBINAR_INSTANCES = Endpoint(
+    name="past_webinar_instances",
+    template="/past_webinars/{webinarId}/instances",
+    id_param="webinarId",
+    records_key="webinars",
+    paginated=False,
+    query=(),
+    scopes=_WEBINAR_SCOPES,
+    granular_scopes=("webinar:read:list_past_instances:admin",),
+    rate_limit=RateLimitCategory.LIGHT,
+    numeric_id_only=True,
+)
+PAST_MEETING = Endpoint(
+    name="past_meeting",
+    template="/past_meetings/{meetingId}",
+    id_param="meetingId",
+    records_key=None,
+    paginated=False,
+    query=(),
+    scopes=_MEETING_SCOPES,
+    granular_scopes=("meeting:read:past_meeting:admin",),
+    rate_limit=RateLimitCategory.LIGHT,
+)
+PAST_MEETING_PARTICIPANTS = Endpoint(
+    name="past_meeting_participants",
+    template="/past_meetings/{meetingId}/participants",
+    id_param="meetingId",
+    records_key="participants",
+    paginated=True,
+    query=(),
+    scopes=_MEETING_SCOPES,
+    granular_scopes=("meeting:read:list_past_participants:admin",),
+    rate_limit=RateLimitCategory.MEDIUM,
+)
+PAST_MEETING_QA = Endpoint(
+    name="past_meeting_qa",
+    template="/past_meetings/{meetingId}/qa",
+    id_param="meetingId",
+    records_key="questions",
+    paginated=False,
+    query=(),
+    scopes=_MEETING_SCOPES,
+    granular_scopes=("meeting:read:past_qa:admin",),
+    rate_limit=RateLimitCategory.MEDIUM,
+)
+PAST_MEETING_POLLS = Endpoint(
+    name="past_meeting_polls",
+    template="/past_meetings/{meetingId}/polls",
+    id_param="meetingId",
+    records_key="questions",
+    paginated=False,
+    query=(),
+    scopes=_MEETING_SCOPES,
+    granular_scopes=("meeting:read:list_poll_results:admin",),
+    rate_limit=RateLimitCategory.MEDIUM,
+)
+PAST_MEETING_INSTANCES = Endpoint(
+    name="past_meeting_instances",
+    template="/past_meetings/{meetingId}/instances",
+    id_param="meetingId",
+    records_key="meetings",
+    paginated=False,
+    query=(),
+    scopes=_MEETING_SCOPES,
+    granular_scopes=("meeting:read:list_past_instances:admin",),
+    rate_limit=RateLimitCategory.MEDIUM,
+    numeric_id_only=True,
+)
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    PAST_WEBINAR_PARTICIPANTS,
+    PAST_WEBINAR_ABSENTEES,
+    PAST_WEBINAR_QA,
+    PAST_WEBINAR_POLLS,
+    PAST_WEBINAR_INSTANCES,
+    PAST_MEETING,
+    PAST_MEETING_PARTICIPANTS,
+    PAST_MEETING_QA,
+    PAST_MEETING_POLLS,
+    PAST_MEETING_INSTANCES,
+)
+
+
+def build_request(
+    endpoint: Endpoint,
+    resource_id: int | str,
+    *,
+    query: Mapping[str, str | int] | None = None,
+    page_size: int | None = None,
+    page_token: str | None = None,
+) -> RequestSpec:
+    """The encoded path and query string of one call; pure, raises `ValueError` on misuse."""
+    if endpoint.numeric_id_only and not is_numeric_id(resource_id):
+        raise ValueError(f"{endpoint.name} takes the numeric ID, not an instance UUID")
+    params: dict[str, str] = {}
+    for name, value in (query or {}).items():
+        if name not in endpoint.query:
+            raise ValueError(f"{endpoint.name} has no query parameter {name!r}")
+        params[name] = str(value)
+    if page_size is not None or page_token is not None:
+        if not endpoint.paginated:
+            raise ValueError(f"{endpoint.name} is not paginated")
+        if page_size is not None:
+            if not 1 <= page_size <= DEFAULT_PAGE_SIZE:
+                raise ValueError(f"page_size must lie in 1..{DEFAULT_PAGE_SIZE}")
+            params[PAGE_SIZE_PARAM] = str(page_size)
+        if page_token:
+            params[PAGE_TOKEN_PARAM] = page_token
+    placeholder = "{" + endpoint.id_param + "}"
+    path = endpoint.template.replace(placeholder, encode_path_id(resource_id))
+    return RequestSpec(endpoint=endpoint, path=path, params=params)
