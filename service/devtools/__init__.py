@@ -1,0 +1,1 @@
+"""Developer tools shipped with zoomhooks: not used by the service in production."""
