@@ -29,6 +29,14 @@ DEFAULT_SWEEP_INTERVAL = 60
 DEFAULT_MAX_ATTEMPTS = 10
 #: Worker threads consuming the queue (embedded: inside the web process).
 DEFAULT_WORKER_THREADS = 4
+#: Wait before the first follow-up fetch: Zoom's past data is not ready at once (seconds).
+DEFAULT_FOLLOWUP_DELAY = 5 * 60
+#: First wait after Zoom says the data is not ready yet; later waits double (seconds).
+DEFAULT_NOT_READY_RETRY = 5 * 60
+#: How long after `ended` "not ready" is still believed; then the job fails (seconds).
+DEFAULT_NOT_READY_LIMIT = 24 * 60 * 60
+DEFAULT_ZOOM_API_BASE_URL = "https://api.zoom.us/v2"
+DEFAULT_ZOOM_OAUTH_URL = "https://zoom.us/oauth/token"
 #: Prefix of every queue name, so that deployments (and test runs) sharing a broker never collide.
 DEFAULT_QUEUE_PREFIX = "zoomhooks"
 
@@ -91,8 +99,41 @@ class Settings(BaseSettings):
         validation_alias=_env("ZOOMHOOKS_QUEUE_PREFIX"),
     )
     log_level: str = Field(default="INFO", validation_alias=_env("ZOOMHOOKS_LOG_LEVEL"))
+    zoom_account_id: str | None = Field(default=None, validation_alias=_env("ZOOM_ACCOUNT_ID"))
+    zoom_client_id: str | None = Field(default=None, validation_alias=_env("ZOOM_CLIENT_ID"))
+    zoom_client_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("ZOOM_CLIENT_SECRET")
+    )
+    zoom_api_base_url: str = Field(
+        default=DEFAULT_ZOOM_API_BASE_URL, validation_alias=_env("ZOOM_API_BASE_URL")
+    )
+    zoom_oauth_url: str = Field(
+        default=DEFAULT_ZOOM_OAUTH_URL, validation_alias=_env("ZOOM_OAUTH_URL")
+    )
+    followup_delay_seconds: float = Field(
+        default=DEFAULT_FOLLOWUP_DELAY,
+        ge=0,
+        validation_alias=_env("ZOOMHOOKS_FOLLOWUP_DELAY_SECONDS"),
+    )
+    not_ready_retry_seconds: float = Field(
+        default=DEFAULT_NOT_READY_RETRY,
+        ge=0,
+        validation_alias=_env("ZOOMHOOKS_NOT_READY_RETRY_SECONDS"),
+    )
+    not_ready_limit_seconds: float = Field(
+        default=DEFAULT_NOT_READY_LIMIT,
+        ge=0,
+        validation_alias=_env("ZOOMHOOKS_NOT_READY_LIMIT_SECONDS"),
+    )
 
-    @field_validator("broker_url", "webhook_secret_token", mode="before")
+    @field_validator(
+        "broker_url",
+        "webhook_secret_token",
+        "zoom_account_id",
+        "zoom_client_id",
+        "zoom_client_secret",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():
@@ -111,6 +152,13 @@ class Settings(BaseSettings):
                 )
         return value
 
+    @field_validator("zoom_api_base_url", "zoom_oauth_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -126,6 +174,11 @@ class Settings(BaseSettings):
             return ()
         raw = self.webhook_secret_token.get_secret_value()
         return tuple(s.strip().encode() for s in raw.split(",") if s.strip())
+
+    @property
+    def zoom_configured(self) -> bool:
+        """Server-to-Server OAuth credentials are set, so follow-ups can call Zoom."""
+        return bool(self.zoom_account_id and self.zoom_client_id and self.zoom_client_secret)
 
     @property
     def embedded(self) -> bool:

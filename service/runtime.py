@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import dramatiq
 from starlette.applications import Starlette
 
 from service.config import Settings
-from service.processing.handlers import default_handlers
+from service.processing.followup import FollowupRunner
 from service.processing.ingest import Ingestor
+from service.processing.live import LiveHandlers
 from service.processing.process import Processor
 from service.queue import actors, broker
 from service.queue.sweeper import Sweeper
 from service.queue.worker import Workers
 from service.storage import db
+from service.storage.followups import Followups
 from service.storage.inbox import Inbox
+from service.storage.tokens import DatabaseTokenStore
 from service.web.app import Check, create_app
+from service.zoom import ZoomClient
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +31,31 @@ class Runtime:
         self.settings = settings
         self.engine = db.create(settings.database)
         self.inbox = Inbox(self.engine)
+        self.followups = Followups(self.engine)
         self.broker: dramatiq.Broker = broker.create(settings)
+        self.zoom = self._zoom_client(settings)
+        processing_timeout = timedelta(seconds=settings.processing_timeout_seconds)
+        self.runner = FollowupRunner(
+            self.followups,
+            lambda _account_id: self.zoom,
+            not_ready_retry=timedelta(seconds=settings.not_ready_retry_seconds),
+            not_ready_limit=timedelta(seconds=settings.not_ready_limit_seconds),
+            running_timeout=processing_timeout,
+            max_attempts=settings.max_attempts,
+        )
+        live = LiveHandlers(
+            self.followups,
+            self.schedule_followup,
+            followup_delay=timedelta(seconds=settings.followup_delay_seconds),
+        )
         self.processor = Processor(
             self.inbox,
-            default_handlers(),
+            live.handlers(),
             max_attempts=settings.max_attempts,
-            processing_timeout=timedelta(seconds=settings.processing_timeout_seconds),
+            processing_timeout=processing_timeout,
         )
         self.actors = actors.declare(
-            self.broker, self.processor, queue_prefix=settings.queue_prefix
+            self.broker, self.processor, self.runner, queue_prefix=settings.queue_prefix
         )
         self.ingestor = Ingestor(
             secrets=settings.webhook_secrets,
@@ -47,11 +67,25 @@ class Runtime:
         self.sweeper = Sweeper(
             self.inbox,
             self.enqueue,
+            self.followups,
+            self.schedule_followup,
             sweep_after=timedelta(seconds=settings.sweep_after_seconds),
-            processing_timeout=timedelta(seconds=settings.processing_timeout_seconds),
+            processing_timeout=processing_timeout,
             interval_seconds=settings.sweep_interval_seconds,
         )
         self._workers: Workers | None = None
+
+    def _zoom_client(self, settings: Settings) -> ZoomClient | None:
+        if not settings.zoom_configured or settings.zoom_client_secret is None:
+            return None
+        return ZoomClient(
+            account_id=str(settings.zoom_account_id),
+            client_id=str(settings.zoom_client_id),
+            client_secret=settings.zoom_client_secret.get_secret_value(),
+            api_base_url=settings.zoom_api_base_url,
+            oauth_url=settings.zoom_oauth_url,
+            token_store=DatabaseTokenStore(self.engine),
+        )
 
     def web_app(self) -> Starlette:
         return create_app(
@@ -74,6 +108,9 @@ class Runtime:
     def enqueue(self, inbox_id: int) -> None:
         self.actors.process_webhook.send(inbox_id)
 
+    def schedule_followup(self, followup_id: int, at: datetime) -> None:
+        self.actors.schedule_followup(followup_id, at)
+
     def start_workers(self) -> None:
         self._workers = Workers(
             self.broker, self.actors.queues, threads=self.settings.worker_threads
@@ -83,15 +120,18 @@ class Runtime:
     def start_embedded(self) -> None:
         """Worker threads and the sweeper inside this process, after recovering from a crash.
 
-        The embedded broker keeps its queue in memory, so anything unfinished in the inbox when
-        this process starts was lost with the previous one: all of it is enqueued again.
+        The embedded broker keeps its queue in memory, so anything unfinished in the inbox or
+        among the follow-ups when this process starts was lost with the previous one: all of it
+        is enqueued again.
         """
         released = self.inbox.release_orphans()
         self.start_workers()
         recovered = self.sweeper.sweep(everything=True)
         if released or recovered:
             log.info(
-                "recovered %s unfinished inbox rows (%s were mid-processing)", recovered, released
+                "recovered %s unfinished rows and jobs (%s inbox rows were mid-processing)",
+                recovered,
+                released,
             )
         self.sweeper.start()
 
@@ -100,4 +140,6 @@ class Runtime:
         if self._workers is not None:
             self._workers.stop()
         self.broker.close()
+        if self.zoom is not None:
+            self.zoom.close()
         self.engine.dispose()

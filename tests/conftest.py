@@ -15,6 +15,14 @@ from typing import Any
 import pytest
 
 from service.config import Settings
+from service.devtools.fakezoom import (
+    DEFAULT_ACCOUNT_ID,
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    FakeZoom,
+    RunningFake,
+    running,
+)
 from service.runtime import Runtime
 from service.storage import migrate
 from tests.support import IN_CI, SECRET, reachable
@@ -152,3 +160,24 @@ def make_runtime(make_settings: MakeSettings) -> Iterator[MakeRuntime]:
     yield make
     for runtime in reversed(made):
         runtime.close()
+
+
+@pytest.fixture
+def fake_zoom() -> Iterator[RunningFake]:
+    """A fresh fake Zoom API served over real HTTP on an ephemeral port."""
+    with running(FakeZoom()) as server:
+        yield server
+
+
+@pytest.fixture
+def zoom_settings(fake_zoom: RunningFake) -> dict[str, Any]:
+    """Settings overrides that point the Zoom client at the fake, with no waiting."""
+    return {
+        "zoom_account_id": DEFAULT_ACCOUNT_ID,
+        "zoom_client_id": DEFAULT_CLIENT_ID,
+        "zoom_client_secret": DEFAULT_CLIENT_SECRET,
+        "zoom_api_base_url": fake_zoom.api_url,
+        "zoom_oauth_url": fake_zoom.oauth_url,
+        "followup_delay_seconds": 0,
+        "not_ready_retry_seconds": 0.05,
+    }

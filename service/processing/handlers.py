@@ -7,7 +7,7 @@ row's `done` commit together or not at all. It returns the row's final status.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from sqlalchemy import Connection
@@ -22,34 +22,11 @@ class Context:
     conn: Connection
     inbox_id: int
     event: Event
+    #: Run once the handler's transaction has committed (e.g. enqueue the jobs it created).
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
 
 
 Handler = Callable[[Context], Outcome]
-
-#: Events zoomhooks acts on. Everything else is kept in the inbox and marked `ignored`.
-HANDLED_EVENTS = (
-    "meeting.started",
-    "meeting.ended",
-    "meeting.participant_joined",
-    "meeting.participant_left",
-    "webinar.started",
-    "webinar.ended",
-    "webinar.participant_joined",
-    "webinar.participant_left",
-    "webinar.registration_created",
-    "webinar.registration_approved",
-    "webinar.registration_cancelled",
-    "webinar.registration_denied",
-)
-
-
-def record_only(_ctx: Context) -> Outcome:
-    """Keeps the event in the inbox as processed; the follow-up work plugs in here."""
-    return "done"
-
-
-def default_handlers() -> dict[str, Handler]:
-    return dict.fromkeys(HANDLED_EVENTS, record_only)
 
 
 def resolve(handlers: Mapping[str, Handler], event: str) -> Handler | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from enum import Enum
 
@@ -43,13 +43,13 @@ class Processor:
         claimed = self.inbox.claim(inbox_id, processing_timeout=self.processing_timeout)
         if claimed is None:
             return Result.SKIPPED
+        after_commit: list[Callable[[], None]] = []
         try:
             event = events.parse(claimed.body.encode("utf-8", "surrogatepass"))
             handler = resolve(self.handlers, event.name)
             with self.inbox.engine.begin() as conn:
-                outcome = (
-                    "ignored" if handler is None else handler(Context(conn, claimed.id, event))
-                )
+                ctx = Context(conn, claimed.id, event, after_commit)
+                outcome = "ignored" if handler is None else handler(ctx)
                 self.inbox.finish(conn, claimed.id, outcome)
         except Exception as exc:
             # A stored body that no longer parses will not parse on a retry either.
@@ -67,5 +67,11 @@ class Processor:
             if final:
                 return Result.FAILED
             raise RetryLater(error) from exc
+        for action in after_commit:
+            try:
+                action()
+            except Exception:
+                # Committed is what counts: the sweepers pick up whatever was not enqueued.
+                log.warning("after-commit action of inbox %s failed", claimed.id, exc_info=True)
         log.info("inbox %s (%s) %s", claimed.id, claimed.event, outcome)
         return Result(outcome)

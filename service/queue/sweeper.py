@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.storage.followups import Followups
 from service.storage.inbox import Inbox
 from service.storage.types import utcnow
 
@@ -20,6 +21,8 @@ class Sweeper:
         self,
         inbox: Inbox,
         enqueue: Callable[[int], None],
+        followups: Followups,
+        schedule_followup: Callable[[int, datetime], None],
         *,
         sweep_after: timedelta,
         processing_timeout: timedelta,
@@ -27,6 +30,8 @@ class Sweeper:
     ) -> None:
         self.inbox = inbox
         self.enqueue = enqueue
+        self.followups = followups
+        self.schedule_followup = schedule_followup
         self.sweep_after = sweep_after
         self.processing_timeout = processing_timeout
         self.interval_seconds = interval_seconds
@@ -34,7 +39,10 @@ class Sweeper:
         self._thread: threading.Thread | None = None
 
     def sweep(self, *, everything: bool = False) -> int:
-        """One round; `everything` takes every unfinished row (a lone process starting up)."""
+        """One round over the inbox and the follow-ups; returns how many were enqueued.
+
+        `everything` takes every unfinished row and job (a lone process starting up).
+        """
         now = utcnow()
         if everything:
             # Rows this round hands back get a later `updated_at`, so they are not taken twice.
@@ -43,18 +51,22 @@ class Sweeper:
             received_before = now - self.sweep_after
             processing_before = now - self.processing_timeout
         total = 0
-        while True:
-            ids = self.inbox.sweep(
-                received_before=received_before, processing_before=processing_before
-            )
+        while ids := self.inbox.sweep(
+            received_before=received_before, processing_before=processing_before
+        ):
             for row_id in ids:
                 self.enqueue(row_id)
             total += len(ids)
-            if not ids:
-                break
-        if total:
-            log.info("sweeper re-enqueued %s inbox rows", total)
-        return total
+        jobs = 0
+        while due := self.followups.sweep(
+            due_before=received_before, running_before=processing_before, any_schedule=everything
+        ):
+            for job_id, at in due:
+                self.schedule_followup(job_id, at or now)
+            jobs += len(due)
+        if total or jobs:
+            log.info("sweeper re-enqueued %s inbox rows and %s follow-ups", total, jobs)
+        return total + jobs
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="zoomhooks-sweeper", daemon=True)

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from service.processing.handlers import Context, Handler, Outcome, default_handlers
+from service.processing.handlers import Context, Handler, Outcome
+from service.processing.live import LiveHandlers
+from service.storage.followups import Followups
 from service.processing.process import Processor, Result, RetryLater
 from service.storage import db, migrate
 from service.storage.inbox import Inbox, NewEvent
@@ -48,12 +50,20 @@ def status(inbox: Inbox, row_id: int) -> tuple[str, int, str | None]:
     return found.status, found.attempts, found.last_error
 
 
+def live_handlers(inbox: Inbox) -> dict[str, Handler]:
+    def schedule(_id: int, _at: object) -> None:
+        pass
+
+    live = LiveHandlers(Followups(inbox.engine), schedule, followup_delay=timedelta(0))
+    return live.handlers()
+
+
 def processor(
     inbox: Inbox, handlers: dict[str, Handler] | None = None, attempts: int = 3
 ) -> Processor:
     return Processor(
         inbox,
-        handlers or default_handlers(),
+        handlers if handlers is not None else live_handlers(inbox),
         max_attempts=attempts,
         processing_timeout=timedelta(minutes=5),
     )
@@ -67,7 +77,7 @@ def test_every_fixture_is_done_or_ignored(inbox: Inbox, path: Path) -> None:
     body = compact(path)
     row_id = store(inbox, body)
     result = processor(inbox).process(row_id)
-    handled = parse(body).name in default_handlers()
+    handled = parse(body).name in live_handlers(inbox)
     assert result is (Result.DONE if handled else Result.IGNORED)
     assert status(inbox, row_id) == (result.value, 1, None)
 

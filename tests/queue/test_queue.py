@@ -11,7 +11,9 @@ from service.storage.inbox import NewEvent
 from service.storage.models import webhook_events
 from service.storage.types import utcnow
 from tests.conftest import MakeRuntime
-from tests.support import signed_headers, wait_until
+from tests.support import event_body, signed_headers, wait_until
+
+STARTED = event_body("meeting.started", {"id": "1", "uuid": "m1=="}, event_ts=1).decode()
 
 
 def statuses(runtime: object) -> dict[str, int]:
@@ -25,10 +27,9 @@ def test_ingested_events_are_processed_by_the_workers(
     brokers.ping(runtime.broker)
     runtime.start_workers()
     for i in range(20):
-        body = (
-            '{"event":"meeting.participant_joined","payload":{"account_id":"a","object":'
-            f'{{"id":"1","participant":{{"user_id":"{i}"}}}}}},"event_ts":1}}'
-        ).encode()
+        person = {"user_id": str(i), "user_name": f"Zoë {i}", "join_time": "2024-03-01T14:00:00Z"}
+        obj = {"id": "1", "uuid": "inst==", "participant": person}
+        body = event_body("meeting.participant_joined", obj, event_ts=1)
         runtime.ingestor.ingest(body, signed_headers(body))
     unknown = b'{"event":"meeting.chat_message_sent","payload":{},"event_ts":1}'
     runtime.ingestor.ingest(unknown, signed_headers(unknown))
@@ -47,7 +48,7 @@ def test_the_sweeper_enqueues_rows_whose_message_was_lost(
                 event_ts=i,
                 account_id=None,
                 dedupe_key=f"lost-{i}",
-                body='{"event":"meeting.started","payload":{}}',
+                body=STARTED,
             )
         )
     with runtime.engine.begin() as conn:
@@ -68,7 +69,7 @@ def test_the_periodic_sweeper_finds_lost_rows_on_its_own(
             event_ts=1,
             account_id=None,
             dedupe_key="lost",
-            body='{"event":"meeting.ended","payload":{}}',
+            body=STARTED,
         )
     )
     runtime.start_workers()
@@ -80,7 +81,7 @@ def test_a_duplicate_message_for_one_row_is_processed_once(
     make_runtime: MakeRuntime, broker_url: str | None
 ) -> None:
     runtime = make_runtime(broker_url=broker_url)
-    body = b'{"event":"webinar.started","payload":{"object":{"id":"9"}},"event_ts":3}'
+    body = event_body("webinar.started", {"id": "9", "uuid": "w9=="}, event_ts=3)
     accepted = runtime.ingestor.ingest(body, signed_headers(body))
     row_id = accepted.inbox_id  # type: ignore[union-attr]
     for _ in range(3):
@@ -101,7 +102,7 @@ def test_embedded_start_recovers_everything_unfinished(make_runtime: MakeRuntime
                 event_ts=i,
                 account_id=None,
                 dedupe_key=f"k{i}",
-                body='{"event":"meeting.started","payload":{}}',
+                body=STARTED,
             )
         ).id
         for i in range(4)

@@ -1,0 +1,198 @@
+"""Running one follow-up job: fetch a resource of an ended instance from Zoom and store it.
+
+The job row decides everything: a duplicate message finds it claimed or finished and does
+nothing; a failure puts it back to `pending` with the time of its next attempt, which the
+caller turns into a delayed message. Zoom's error taxonomy (`service.zoom.errors`) maps onto
+the job's state here.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from service.processing import shape
+from service.storage import records
+from service.storage.followups import Followup, Followups
+from service.storage.types import utcnow
+from service.zoom import Outcome, RateLimited, ZoomAPIError, ZoomClient, backoff_delay
+from service.zoom.pagination import ListingRestarted
+
+log = logging.getLogger(__name__)
+
+#: Longest pause between re-fetches of data Zoom says is not ready (seconds).
+DEFAULT_NOT_READY_CAP = 4 * 60 * 60
+#: First and longest pause after a transient failure (seconds).
+DEFAULT_TRANSIENT_BASE = 30
+DEFAULT_TRANSIENT_CAP = 30 * 60
+
+Records = list[dict[str, object]]
+#: Yields (records, Zoom tracking id) page by page.
+Fetch = Callable[
+    [ZoomClient, str, Callable[[ListingRestarted], None]], Iterator[tuple[Records, str | None]]
+]
+Shape = Callable[[Records], Iterator[shape.Row]]
+
+
+def _paged(method: str) -> Fetch:
+    def fetch(
+        client: ZoomClient, uuid: str, on_restart: Callable[[ListingRestarted], None]
+    ) -> Iterator[tuple[Records, str | None]]:
+        for page in getattr(client, method)(uuid, on_restart=on_restart):
+            yield page.records, page.tracking_id
+
+    return fetch
+
+
+def _single(method: str) -> Fetch:
+    def fetch(
+        client: ZoomClient, uuid: str, _on_restart: Callable[[ListingRestarted], None]
+    ) -> Iterator[tuple[Records, str | None]]:
+        response = getattr(client, method)(uuid)
+        yield response.records, response.tracking_id
+
+    return fetch
+
+
+#: (kind, resource) → how to fetch it and how to shape its records.
+RESOURCES: dict[tuple[str, str], tuple[Fetch, Shape]] = {
+    ("webinar", "participants"): (_paged("past_webinar_participants"), shape.participant_rows),
+    ("webinar", "absentees"): (_paged("past_webinar_absentees"), shape.absentee_rows),
+    ("webinar", "qa"): (_single("past_webinar_qa"), shape.qa_rows),
+    ("webinar", "polls"): (_single("past_webinar_polls"), shape.poll_rows),
+    ("meeting", "participants"): (_paged("past_meeting_participants"), shape.participant_rows),
+    ("meeting", "qa"): (_single("past_meeting_qa"), shape.qa_rows),
+    ("meeting", "polls"): (_single("past_meeting_polls"), shape.poll_rows),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Later:
+    """Run the job again at `at` (a fresh message: a wait is not a failure)."""
+
+    at: datetime
+
+
+class FollowupRunner:
+    def __init__(
+        self,
+        jobs: Followups,
+        client_for: Callable[[str | None], ZoomClient | None],
+        *,
+        not_ready_retry: timedelta,
+        not_ready_limit: timedelta,
+        running_timeout: timedelta,
+        max_attempts: int,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.jobs = jobs
+        self.client_for = client_for
+        self.not_ready_retry = not_ready_retry
+        self.not_ready_limit = not_ready_limit
+        self.running_timeout = running_timeout
+        self.max_attempts = max_attempts
+        self.rng = rng or random.Random()
+
+    def run(self, followup_id: int) -> Later | None:
+        """Run the job if it is due and free. Returns when to run it again, if ever."""
+        job = self.jobs.claim(followup_id, running_timeout=self.running_timeout)
+        if job is None:
+            return None
+        client = self.client_for(job.account_id)
+        if client is None:
+            self._end(
+                job,
+                "failed",
+                "Zoom API credentials are not configured: set ZOOM_ACCOUNT_ID, "
+                "ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET, then retry this follow-up",
+                None,
+            )
+            return None
+        try:
+            stored = self._fetch_and_store(job, client)
+        except RateLimited as exc:
+            at = utcnow() + timedelta(seconds=exc.retry_after_seconds)
+            self.jobs.reschedule(
+                job.id, at=at, error=str(exc), tracking_id=exc.tracking_id, count_attempt=False
+            )
+            log.info("followup %s rate limited (%s), again at %s", job.id, exc.category, at)
+            return Later(at)
+        except ZoomAPIError as exc:
+            return self._zoom_error(job, exc)
+        except SQLAlchemyError as exc:
+            return self._retry(job, f"database: {type(exc).__name__}: {exc}", None)
+        log.info(
+            "followup %s %s/%s stored %s rows", job.id, job.instance_uuid, job.resource, stored
+        )
+        return None
+
+    def _fetch_and_store(self, job: Followup, client: ZoomClient) -> int:
+        fetch, to_rows = RESOURCES[(job.kind, job.resource)]
+        stored = 0
+        tracking: str | None = None
+
+        def restarted(event: ListingRestarted) -> None:
+            nonlocal stored
+            log.info("followup %s: %s page token expired, listing again", job.id, event.endpoint)
+            stored = 0  # the listing starts over; its rows upsert onto the ones stored so far
+
+        for page, page_tracking in fetch(client, job.instance_uuid, restarted):
+            tracking = page_tracking
+            rows = list(to_rows(page))
+            with self.jobs.engine.begin() as conn:
+                self.jobs.heartbeat(conn, job.id)
+                stored += records.upsert_fetched(
+                    conn,
+                    job.resource,
+                    rows,
+                    instance_uuid=job.instance_uuid,
+                    followup_id=job.id,
+                    inbox_id=job.inbox_id,
+                )
+        with self.jobs.engine.begin() as conn:
+            self.jobs.done(conn, job.id, rows_stored=stored, tracking_id=tracking)
+        return stored
+
+    def _zoom_error(self, job: Followup, exc: ZoomAPIError) -> Later | None:
+        if exc.outcome is Outcome.NOT_READY:
+            waited = utcnow() - job.created_at
+            if waited >= self.not_ready_limit:
+                self._end(
+                    job, "failed", f"Zoom still has no data after {waited}: {exc}", exc.tracking_id
+                )
+                return None
+            step = self.not_ready_retry.total_seconds() * (1 << min(job.attempts - 1, 20))
+            at = utcnow() + timedelta(seconds=min(step, DEFAULT_NOT_READY_CAP))
+            self.jobs.reschedule(job.id, at=at, error=str(exc), tracking_id=exc.tracking_id)
+            log.info("followup %s: not ready at Zoom yet, again at %s", job.id, at)
+            return Later(at)
+        if exc.outcome is Outcome.NOT_APPLICABLE:
+            self._end(job, "not_applicable", str(exc), exc.tracking_id)
+            return None
+        if exc.outcome in (Outcome.PERMISSION, Outcome.TOO_OLD, Outcome.FATAL):
+            self._end(job, "failed", str(exc), exc.tracking_id)
+            return None
+        return self._retry(job, str(exc), exc.tracking_id)
+
+    def _retry(self, job: Followup, error: str, tracking: str | None) -> Later | None:
+        if job.attempts >= self.max_attempts:
+            self._end(job, "failed", f"gave up after {job.attempts} attempts: {error}", tracking)
+            return None
+        delay = backoff_delay(job.attempts, DEFAULT_TRANSIENT_BASE, DEFAULT_TRANSIENT_CAP, self.rng)
+        at = utcnow() + timedelta(seconds=delay)
+        self.jobs.reschedule(job.id, at=at, error=error, tracking_id=tracking)
+        log.warning(
+            "followup %s attempt %s failed (%s); again at %s", job.id, job.attempts, error, at
+        )
+        return Later(at)
+
+    def _end(self, job: Followup, status: str, error: str, tracking: str | None) -> None:
+        self.jobs.end(job.id, status=status, error=error, tracking_id=tracking)
+        log.warning(
+            "followup %s %s/%s %s: %s", job.id, job.instance_uuid, job.resource, status, error
+        )

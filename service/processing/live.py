@@ -1,0 +1,97 @@
+"""Handlers for the events zoomhooks acts on: live state now, follow-up jobs for later."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from service.processing.handlers import Context, Handler, Outcome
+from service.processing.shape import (
+    REGISTRATION_STATUS,
+    instance_row,
+    kind_of,
+    participant_event_row,
+    registrant_row,
+)
+from service.storage import records
+from service.storage.followups import Followups
+from service.storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+#: What each kind of instance fetches once it has ended.
+FOLLOWUP_RESOURCES = {
+    "webinar": ("participants", "absentees", "qa", "polls"),
+    "meeting": ("participants", "qa", "polls"),
+}
+
+#: Enqueue a follow-up job to run no earlier than the given time.
+Schedule = Callable[[int, datetime], None]
+
+
+class LiveHandlers:
+    def __init__(
+        self, followups: Followups, schedule: Schedule, *, followup_delay: timedelta
+    ) -> None:
+        self.followups = followups
+        self.schedule = schedule
+        self.followup_delay = followup_delay
+
+    def handlers(self) -> dict[str, Handler]:
+        table: dict[str, Handler] = {}
+        for kind in FOLLOWUP_RESOURCES:
+            table[f"{kind}.started"] = self.instance
+            table[f"{kind}.ended"] = self.ended
+            table[f"{kind}.participant_joined"] = self.participant
+            table[f"{kind}.participant_left"] = self.participant
+        for name in REGISTRATION_STATUS:
+            table[name] = self.registrant
+        return table
+
+    def instance(self, ctx: Context) -> Outcome:
+        row = instance_row(ctx.event)
+        if row is None:
+            log.warning("inbox %s: %s without an instance uuid", ctx.inbox_id, ctx.event.name)
+            return "ignored"
+        records.upsert_instance(ctx.conn, row, ctx.inbox_id)
+        return "done"
+
+    def ended(self, ctx: Context) -> Outcome:
+        if self.instance(ctx) == "ignored":
+            return "ignored"
+        kind = kind_of(ctx.event.name)
+        assert kind is not None
+        created = self.followups.create(
+            ctx.conn,
+            instance_uuid=str(ctx.event.object["uuid"]),
+            kind=kind,
+            resources=FOLLOWUP_RESOURCES[kind],
+            account_id=ctx.event.account_id,
+            inbox_id=ctx.inbox_id,
+            first_attempt_at=utcnow() + self.followup_delay,
+        )
+        for followup_id, at in created:
+            ctx.after_commit.append(functools.partial(self.schedule, followup_id, at))
+        return "done"
+
+    def participant(self, ctx: Context) -> Outcome:
+        row = participant_event_row(ctx.event, ctx.inbox_id)
+        if row is None:
+            log.warning("inbox %s: %s without participant or uuid", ctx.inbox_id, ctx.event.name)
+            return "ignored"
+        instance = instance_row(ctx.event)
+        if instance is not None:
+            # Only what a participant event knows; coalescing keeps the rest of the instance.
+            records.upsert_instance(ctx.conn, {**instance, "end_time": None}, ctx.inbox_id)
+        records.add_participant_event(ctx.conn, row)
+        return "done"
+
+    def registrant(self, ctx: Context) -> Outcome:
+        row = registrant_row(ctx.event, ctx.inbox_id)
+        if row is None:
+            log.warning("inbox %s: %s without registrant", ctx.inbox_id, ctx.event.name)
+            return "ignored"
+        records.upsert_registrant(ctx.conn, row)
+        return "done"
