@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 #: Where the embedded default keeps its SQLite file, relative to the working directory.
 DEFAULT_DATA_DIR = Path("data")
@@ -41,6 +43,30 @@ DEFAULT_ZOOM_OAUTH_URL = "https://zoom.us/oauth/token"
 DEFAULT_QUEUE_PREFIX = "zoomhooks"
 
 
+BROKER_SCHEMES = frozenset({"amqp", "amqps", "redis", "rediss"})
+
+
+def parse_database_url(url: str) -> URL:
+    """Parse a DATABASE_URL; plain `postgresql://` means psycopg 3, the driver we ship.
+
+    Raises ValueError, with a message fit for an operator, for anything we cannot run on.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError("not a database URL (e.g. sqlite:///data/zoomhooks.sqlite3)") from None
+    # From the text alone: asking SQLAlchemy would import (or fail to import) the dialect.
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend == "postgresql" and not driver:
+        return parsed.set(drivername="postgresql+psycopg")
+    if (backend, driver) not in {("sqlite", ""), ("sqlite", "pysqlite"), ("postgresql", "psycopg")}:
+        raise ValueError(
+            f"unsupported database {parsed.drivername!r}: use sqlite:///PATH or "
+            "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB"
+        )
+    return parsed
+
+
 def _env(*names: str) -> AliasChoices:
     return AliasChoices(*names)
 
@@ -53,7 +79,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         frozen=True,
-        populate_by_name=True,
+        # An empty variable means "use the default", as operators expect from `FOO=`.
+        env_ignore_empty=True,
     )
 
     database_url: SecretStr = Field(
@@ -143,14 +170,22 @@ class Settings(BaseSettings):
     @field_validator("broker_url")
     @classmethod
     def _known_broker(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            scheme = value.get_secret_value().split("://", 1)[0].lower()
-            if scheme not in {"amqp", "amqps", "redis", "rediss"}:
-                raise ValueError(
-                    "BROKER_URL must start with amqp://, amqps://, redis:// or rediss:// "
-                    "(leave it unset for the embedded in-process broker)"
-                )
-        return value
+        if value is None:
+            return None
+        scheme, sep, rest = value.get_secret_value().strip().partition("://")
+        if not sep or scheme.lower() not in BROKER_SCHEMES or not rest:
+            raise ValueError(
+                "BROKER_URL must start with amqp://, amqps://, redis:// or rediss:// "
+                "(leave it unset for the embedded in-process broker)"
+            )
+        return SecretStr(f"{scheme.lower()}://{rest}")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: SecretStr) -> SecretStr:
+        return SecretStr(
+            parse_database_url(value.get_secret_value()).render_as_string(hide_password=False)
+        )
 
     @field_validator("zoom_api_base_url", "zoom_oauth_url")
     @classmethod

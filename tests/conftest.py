@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import AliasChoices
 
 from service.config import Settings
 from service.devtools.fakezoom import (
@@ -124,6 +125,14 @@ def broker_url(request: pytest.FixtureRequest) -> str | None:
 MakeSettings = Callable[..., Settings]
 
 
+def env_name(field: str) -> str:
+    alias = Settings.model_fields[field].validation_alias
+    assert isinstance(alias, AliasChoices)
+    name = alias.choices[0]
+    assert isinstance(name, str)
+    return name
+
+
 @pytest.fixture
 def make_settings(sqlite_url: str, queue_prefix: str) -> MakeSettings:
     """Settings from explicit values only: no environment, no .env file."""
@@ -137,7 +146,9 @@ def make_settings(sqlite_url: str, queue_prefix: str) -> MakeSettings:
             "worker_threads": 2,
         }
         values.update(overrides)
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        # Settings are read by their environment names only (ZOOMHOOKS_*, DATABASE_URL, ...).
+        by_alias = {env_name(field): value for field, value in values.items()}
+        return Settings(_env_file=None, **by_alias)  # type: ignore[call-arg]
 
     return make
 

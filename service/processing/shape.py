@@ -45,10 +45,22 @@ def as_int(value: Any) -> int | None:
 
 
 def text(value: Any, limit: int | None = None) -> str | None:
+    """A column-safe string: NULs and unpaired surrogates (which PostgreSQL or UTF-8 refuse)
+    become U+FFFD, so one odd field cannot wedge a whole event or page."""
     if value is None:
         return None
-    result = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    result = clean(value if isinstance(value, str) else to_json(value))
     return result[:limit] if limit else result
+
+
+def clean(value: str) -> str:
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in value)
+    return value
 
 
 def as_bool(value: Any) -> bool | None:
@@ -56,7 +68,7 @@ def as_bool(value: Any) -> bool | None:
 
 
 def to_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return clean(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
 def kind_of(event_name: str) -> str | None:

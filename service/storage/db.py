@@ -8,8 +8,12 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.pool import NullPool
 
+from service.config import parse_database_url
+
 #: How long a SQLite writer waits for the lock before giving up (milliseconds).
 DEFAULT_SQLITE_BUSY_TIMEOUT = 10_000
+#: How long a thread waits for this process's one SQLite connection (seconds).
+DEFAULT_SQLITE_POOL_TIMEOUT = 60
 #: Pool size per process for PostgreSQL; workers and the web threadpool share it.
 DEFAULT_POOL_SIZE = 10
 #: A PostgreSQL connect attempt that takes longer fails, so the endpoint can answer 503 (seconds).
@@ -39,15 +43,29 @@ def _sqlite_begin_immediate(conn: Any) -> None:
 
 def create(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
     """An engine for `url`; SQLite files get their directory created and durable pragmas."""
-    parsed = make_url(url)
+    parsed = parse_database_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        in_memory = database in ("", ":memory:")
+        # Every transaction takes SQLite's write lock at BEGIN, so they run one at a time
+        # anyway. One pooled connection makes the threads of this process queue for it in
+        # order, instead of sleeping in SQLite's busy handler (1-100 ms a try), which is what
+        # gave seconds-long p99s under load. busy_timeout still arbitrates other processes.
         engine = create_engine(
             parsed,
             connect_args={"check_same_thread": False, "isolation_level": None},
-            poolclass=NullPool if database in ("", ":memory:") else None,
+            poolclass=NullPool if in_memory else None,
+            **(
+                {}
+                if in_memory
+                else {
+                    "pool_size": 1,
+                    "max_overflow": 0,
+                    "pool_timeout": DEFAULT_SQLITE_POOL_TIMEOUT,
+                }
+            ),
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)

@@ -9,6 +9,9 @@ from typing import Any
 URL_VALIDATION = "endpoint.url_validation"
 #: Longest event name stored; Zoom's are < 60 characters.
 MAX_EVENT_NAME_LENGTH = 100
+#: Deepest nesting accepted. Zoom's events nest about 5 levels; the limit keeps every later
+#: recursive walk (dedupe, shaping) far from Python's recursion limit.
+MAX_DEPTH = 64
 
 
 class EventError(ValueError):
@@ -40,15 +43,19 @@ def parse(body: bytes) -> Event:
         raise EventError("body is not UTF-8") from None
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # ValueError: also integers past Python's digit limit
         raise EventError("body is not JSON") from None
     if not isinstance(data, dict):
         raise EventError("body is not a JSON object")
+    if _depth(data) > MAX_DEPTH:
+        raise EventError(f"body nests deeper than {MAX_DEPTH} levels")
     name = data.get("event")
     if not isinstance(name, str) or not name.strip():
         raise EventError("`event` is missing or not a string")
     if len(name) > MAX_EVENT_NAME_LENGTH:
         raise EventError("`event` is too long")
+    if not _storable(name):
+        raise EventError("`event` holds a NUL or an unpaired surrogate")
     payload = data.get("payload")
     if not isinstance(payload, dict):
         raise EventError("`payload` is missing or not an object")
@@ -56,6 +63,8 @@ def parse(body: bytes) -> Event:
     if event_ts is not None and (type(event_ts) is not int or not 0 <= event_ts < 2**63):
         raise EventError("`event_ts` is not a whole number of milliseconds")
     account_id = payload.get("account_id")
+    if isinstance(account_id, str) and not _storable(account_id):
+        raise EventError("`payload.account_id` holds a NUL or an unpaired surrogate")
     return Event(
         name=name,
         event_ts=event_ts,
@@ -64,6 +73,32 @@ def parse(body: bytes) -> Event:
         data=data,
         body=body,
     )
+
+
+def _depth(root: Any) -> int:
+    deepest = 0
+    stack = [(root, 1)]
+    while stack:
+        value, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            break
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return deepest
+
+
+def _storable(text: str) -> bool:
+    """Text every database takes: no NUL (PostgreSQL refuses it), no lone surrogate (not UTF-8)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def plain_token(event: Event) -> str:
