@@ -1,16 +1,19 @@
 """Idempotent writes of Zoom data: instances, the live timeline, registrants, fetched lists.
 
 Every write is an INSERT … ON CONFLICT on a natural key, so running it twice, or out of order,
-leaves the tables as running it once in order would.
+leaves the tables as running it once in order would. Statements are built once per dialect and
+table: building them per call cost more CPU than the database work (bench/ingest).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table, func
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
 
 from service.storage.models import (
     absentees,
@@ -32,50 +35,89 @@ RESOURCE_TABLES: dict[str, Table] = {
     "qa": qa_entries,
     "polls": poll_answers,
 }
+_SURROGATE = frozenset({"pk"})
 
 
-def _insert(conn: Connection, table: Table) -> Any:
-    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+def _insert(dialect: str, table: Table) -> Any:
+    module = postgresql if dialect == "postgresql" else sqlite
     return module.insert(table)
 
 
-def upsert_instance(conn: Connection, row: Row, inbox_id: int) -> None:
-    """Known fields win over unknown ones, so `started` after `ended` loses no end time."""
-    now = utcnow()
-    insert = _insert(conn, instances).values(
-        **row, inbox_id=inbox_id, created_at=now, updated_at=now
-    )
+def _columns(table: Table) -> list[str]:
+    return [c.name for c in table.columns if c.name not in _SURROGATE]
+
+
+@functools.cache
+def _instance_upsert(dialect: str) -> Insert:
+    insert = _insert(dialect, instances)
+    keep = ("uuid", "kind", "id", "created_at", "inbox_id", "updated_at")
+    # Known fields win over unknown ones, so `started` after `ended` loses no end time.
     merged = {
         name: func.coalesce(insert.excluded[name], instances.c[name])
-        for name in row
-        if name not in ("uuid", "kind")
+        for name in _columns(instances)
+        if name not in keep
     }
-    conn.execute(
-        insert.on_conflict_do_update(
-            index_elements=["uuid"], set_={**merged, "inbox_id": inbox_id, "updated_at": now}
-        )
+    updates = {
+        **merged,
+        "inbox_id": insert.excluded.inbox_id,
+        "updated_at": insert.excluded.updated_at,
+    }
+    return insert.on_conflict_do_update(index_elements=["uuid"], set_=updates)  # type: ignore[no-any-return]
+
+
+@functools.cache
+def _timeline_insert(dialect: str) -> Insert:
+    return _insert(dialect, participant_events).on_conflict_do_nothing(  # type: ignore[no-any-return]
+        index_elements=["inbox_id"]
     )
+
+
+@functools.cache
+def _registrant_upsert(dialect: str) -> Insert:
+    insert = _insert(dialect, registrants)
+    newer = registrants.c.event_ts.is_(None) | (
+        func.coalesce(insert.excluded.event_ts, 0) >= registrants.c.event_ts
+    )
+    updates = {
+        name: insert.excluded[name]
+        for name in _columns(registrants)
+        if name not in ("webinar_id", "id")
+    }
+    return insert.on_conflict_do_update(  # type: ignore[no-any-return]
+        index_elements=["webinar_id", "id"], set_=updates, where=newer
+    )
+
+
+@functools.cache
+def _fetched_upsert(dialect: str, resource: str) -> Insert:
+    table = RESOURCE_TABLES[resource]
+    insert = _insert(dialect, table)
+    updates = {
+        name: insert.excluded[name]
+        for name in _columns(table)
+        if name not in ("instance_uuid", "row_key")
+    }
+    return insert.on_conflict_do_update(  # type: ignore[no-any-return]
+        index_elements=["instance_uuid", "row_key"], set_=updates
+    )
+
+
+def upsert_instance(conn: Connection, row: Row, inbox_id: int) -> None:
+    now = utcnow()
+    values = dict.fromkeys(_columns(instances))
+    values.update(row, inbox_id=inbox_id, created_at=now, updated_at=now)
+    del values["id"]
+    conn.execute(_instance_upsert(conn.dialect.name), values)
 
 
 def add_participant_event(conn: Connection, row: Row) -> None:
     """The timeline is a log keyed by inbox event: a redelivery adds nothing."""
-    conn.execute(
-        _insert(conn, participant_events)
-        .values(**row)
-        .on_conflict_do_nothing(index_elements=["inbox_id"])
-    )
+    conn.execute(_timeline_insert(conn.dialect.name), dict(row))
 
 
 def upsert_registrant(conn: Connection, row: Row) -> None:
     """The newest event (by `event_ts`) sets a registrant's status, whatever the arrival order."""
-    insert = _insert(conn, registrants).values(**row)
-    newer = (registrants.c.event_ts.is_(None)) | (
-        func.coalesce(insert.excluded.event_ts, 0) >= registrants.c.event_ts
-    )
-    updates = {name: insert.excluded[name] for name in row if name not in ("webinar_id", "id")}
-    conn.execute(
-        insert.on_conflict_do_update(index_elements=["webinar_id", "id"], set_=updates, where=newer)
-    )
+    conn.execute(_registrant_upsert(conn.dialect.name), dict(row))
 
 
 def upsert_fetched(
@@ -90,17 +132,6 @@ def upsert_fetched(
     """Store one page of a follow-up's records with a single executemany; returns its size."""
     if not rows:
         return 0
-    table = RESOURCE_TABLES[resource]
     trace = {"instance_uuid": instance_uuid, "followup_id": followup_id, "inbox_id": inbox_id}
-    values = [{**row, **trace} for row in rows]
-    insert = _insert(conn, table)
-    updates = {
-        name: insert.excluded[name]
-        for name in values[0]
-        if name not in ("instance_uuid", "row_key")
-    }
-    conn.execute(
-        insert.on_conflict_do_update(index_elements=["instance_uuid", "row_key"], set_=updates),
-        values,
-    )
-    return len(values)
+    conn.execute(_fetched_upsert(conn.dialect.name, resource), [{**row, **trace} for row in rows])
+    return len(rows)

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from service.processing.handlers import Context, Handler, Outcome
 from service.processing.live import LiveHandlers
-from service.storage.followups import Followups
 from service.processing.process import Processor, Result, RetryLater
 from service.storage import db, migrate
+from service.storage.followups import Followups
 from service.storage.inbox import Inbox, NewEvent
 from service.storage.models import webhook_events
 from service.webhooks.dedupe import dedupe_key

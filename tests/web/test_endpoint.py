@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -46,6 +47,7 @@ class Service:
         return [dict(r._mapping) for r in found]
 
 
+@contextlib.contextmanager
 def serve(runtime: Runtime) -> Iterator[Service]:
     with live_server(runtime.web_app()) as url, httpx.Client(base_url=url, timeout=10) as client:
         yield Service(runtime, client)
@@ -53,7 +55,8 @@ def serve(runtime: Runtime) -> Iterator[Service]:
 
 @pytest.fixture
 def service(make_runtime: MakeRuntime, database_url: str) -> Iterator[Service]:
-    yield from serve(make_runtime(database_url=database_url))
+    with serve(make_runtime(database_url=database_url)) as svc:
+        yield svc
 
 
 def joined(user: str, ts: int = 1_700_000_000_000) -> bytes:
@@ -116,7 +119,7 @@ def test_url_validation_is_answered_with_the_verifying_secret(service: Service) 
 
 def test_url_validation_with_a_rotated_secret(make_runtime: MakeRuntime) -> None:
     runtime = make_runtime(webhook_secret_token=f"old-secret, {SECRET}")
-    for svc in serve(runtime):
+    with serve(runtime) as svc:
         case = VECTORS["url_validation_cases"][0]
         body = json.dumps(
             {"event": "endpoint.url_validation", "payload": {"plainToken": case["plainToken"]}}
@@ -211,7 +214,7 @@ def test_signed_non_events_get_400_and_store_nothing(
 
 def test_a_body_over_the_limit_gets_413(make_runtime: MakeRuntime) -> None:
     runtime = make_runtime(max_body_bytes=1024)
-    for svc in serve(runtime):
+    with serve(runtime) as svc:
         body = event_body("meeting.started", {"pad": "x" * 2000}, event_ts=1)
         assert svc.post(body).status_code == 413
 
@@ -239,7 +242,7 @@ def test_an_unknown_path_gets_404(service: Service) -> None:
 def test_an_unreachable_database_gets_503_so_zoom_retries(make_runtime: MakeRuntime) -> None:
     dead = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere"
     runtime = make_runtime(database_url=dead, migrated=False)
-    for svc in serve(runtime):
+    with serve(runtime) as svc:
         response = svc.post(joined("u1"))
         assert response.status_code == 503
         assert "inbox" in response.json()["error"]
@@ -250,7 +253,7 @@ def test_an_unreachable_database_gets_503_so_zoom_retries(make_runtime: MakeRunt
 
 def test_no_configured_secret_gets_503_not_401(make_runtime: MakeRuntime) -> None:
     runtime = make_runtime(webhook_secret_token=None)
-    for svc in serve(runtime):
+    with serve(runtime) as svc:
         response = svc.post(joined("u1"))
         assert response.status_code == 503
         assert svc.rows() == []
@@ -264,7 +267,7 @@ def test_a_failed_enqueue_still_acknowledges_and_the_sweeper_catches_up(
 ) -> None:
     dead_broker = f"redis://127.0.0.1:{free_port()}/0"
     runtime = make_runtime(broker_url=dead_broker)
-    for svc in serve(runtime):
+    with serve(runtime) as svc:
         response = svc.post(joined("u1"))
         assert response.status_code == 200
         assert [r["status"] for r in svc.rows()] == ["received"]
