@@ -102,8 +102,9 @@ def amqp_url(queue_prefix: str) -> Iterator[str]:
     yield url
     connection = pika.BlockingConnection(pika.URLParameters(url))
     channel = connection.channel()
-    for suffix in ("", ".DQ", ".XQ"):
-        channel.queue_delete(f"{queue_prefix}.webhooks{suffix}")
+    for queue in ("webhooks", "followups"):
+        for suffix in ("", ".DQ", ".XQ"):
+            channel.queue_delete(f"{queue_prefix}.{queue}{suffix}")
     connection.close()
 
 

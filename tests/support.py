@@ -5,13 +5,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
@@ -85,6 +90,55 @@ def live_server(app: ASGIApp) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+ZOOMHOOKS = Path(sys.executable).with_name("zoomhooks")
+
+
+@dataclass
+class Service:
+    """A `zoomhooks serve` process on a free loopback port, its output in `log`."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")[-4000:]
+
+    def ready(self) -> bool:
+        try:
+            return httpx.get(self.url + "/readyz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def kill(self) -> None:
+        os.kill(self.process.pid, signal.SIGKILL)
+        assert self.process.wait(10) == -signal.SIGKILL
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def start_serve(directory: Path, env: dict[str, str], *, name: str = "serve") -> Service:
+    """Start `zoomhooks serve` with exactly `env` (plus PATH and HOME); wait for /readyz."""
+    base = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR"}}
+    port = free_port()
+    log = directory / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(ZOOMHOOKS), "serve", "--port", str(port)],
+            env={**base, **env},
+            cwd=directory,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    service = Service(process, f"http://127.0.0.1:{port}", log)
+    wait_until(lambda: process.poll() is not None or service.ready(), timeout=60, interval=0.1)
+    assert process.poll() is None, service.output()
+    return service
 
 
 def wait_until(predicate: Any, *, timeout: float = 10.0, interval: float = 0.02) -> None:

@@ -7,11 +7,7 @@ the process is killed, and the restarted service must finish every row it finds 
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -26,11 +22,10 @@ from service.storage import db
 from service.webhooks.dedupe import dedupe_key
 from service.webhooks.events import parse
 from tests.conftest import MakeRuntime
-from tests.support import SECRET, event_body, free_port, signed_headers, wait_until
+from tests.support import SECRET, Service, event_body, signed_headers, start_serve, wait_until
 
 pytestmark = pytest.mark.slow
 
-ZOOMHOOKS = Path(sys.executable).with_name("zoomhooks")
 WEBHOOK = "/webhooks/zoom"
 SENDERS = 8
 FIRST_BURST = 200
@@ -65,26 +60,6 @@ def expected_status(body: bytes) -> str:
     return "ignored" if parse(body).name == UNHANDLED else "done"
 
 
-@dataclass
-class Service:
-    process: subprocess.Popen[bytes]
-    url: str
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")[-4000:]
-
-    def ready(self) -> bool:
-        try:
-            return httpx.get(self.url + "/readyz", timeout=1).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    def kill(self) -> None:
-        os.kill(self.process.pid, signal.SIGKILL)
-        assert self.process.wait(10) == -signal.SIGKILL
-
-
 Launch = Callable[[], Service]
 
 
@@ -96,36 +71,21 @@ def database_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def launch(tmp_path: Path, database_file: Path) -> Iterator[Launch]:
     """Starts `zoomhooks serve` on the same SQLite file each time; kills leftovers at the end."""
-    env = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR"}}
-    env.update(
-        DATABASE_URL=f"sqlite:///{database_file}",
-        ZOOM_WEBHOOK_SECRET_TOKEN=SECRET,
-        ZOOMHOOKS_QUEUE_PREFIX=f"zhd_{uuid.uuid4().hex[:12]}",
-    )
-    started: list[subprocess.Popen[bytes]] = []
+    env = {
+        "DATABASE_URL": f"sqlite:///{database_file}",
+        "ZOOM_WEBHOOK_SECRET_TOKEN": SECRET,
+        "ZOOMHOOKS_QUEUE_PREFIX": f"zhd_{uuid.uuid4().hex[:12]}",
+    }
+    started: list[Service] = []
 
     def start() -> Service:
-        port = free_port()
-        log = tmp_path / f"serve-{len(started)}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                [str(ZOOMHOOKS), "serve", "--port", str(port)],
-                env=env,
-                cwd=tmp_path,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        started.append(process)
-        service = Service(process, f"http://127.0.0.1:{port}", log)
-        wait_until(lambda: process.poll() is not None or service.ready(), timeout=60, interval=0.1)
-        assert process.poll() is None, service.output()
+        service = start_serve(tmp_path, env, name=f"serve-{len(started)}")
+        started.append(service)
         return service
 
     yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
+    for service in started:
+        service.stop()
 
 
 @dataclass
