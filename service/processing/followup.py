@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 #: Longest pause between re-fetches of data Zoom says is not ready (seconds).
 DEFAULT_NOT_READY_CAP = 4 * 60 * 60
+#: How often a running job shows it is alive; well inside the orphan timeout (seconds).
+DEFAULT_HEARTBEAT_INTERVAL = 30
 #: First and longest pause after a transient failure (seconds).
 DEFAULT_TRANSIENT_BASE = 30
 DEFAULT_TRANSIENT_CAP = 30 * 60
@@ -141,11 +144,14 @@ class FollowupRunner:
             log.info("followup %s: %s page token expired, listing again", job.id, event.endpoint)
             stored = 0  # the listing starts over; its rows upsert onto the ones stored so far
 
+        last_beat = time.monotonic()
         for page, page_tracking in fetch(client, job.instance_uuid, restarted):
             tracking = page_tracking
             rows = list(to_rows(page))
             with self.jobs.engine.begin() as conn:
-                self.jobs.heartbeat(conn, job.id)
+                if time.monotonic() - last_beat > DEFAULT_HEARTBEAT_INTERVAL:
+                    self.jobs.heartbeat(conn, job.id)
+                    last_beat = time.monotonic()
                 stored += records.upsert_fetched(
                     conn,
                     job.resource,

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, func, select, true, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from service.storage.inbox import DEFAULT_SWEEP_BATCH, MAX_ERROR_LENGTH
@@ -34,6 +34,11 @@ class Followups:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._heartbeat = (
+            update(followups)
+            .where(followups.c.id == bindparam("job"), followups.c.status == "running")
+            .values(updated_at=bindparam("now"))
+        )
 
     def create(
         self,
@@ -163,11 +168,7 @@ class Followups:
 
     def heartbeat(self, conn: Connection, followup_id: int) -> None:
         """A long listing shows it is alive, so it is not taken for orphaned."""
-        conn.execute(
-            update(followups)
-            .where(followups.c.id == followup_id, followups.c.status == "running")
-            .values(updated_at=utcnow())
-        )
+        conn.execute(self._heartbeat, {"job": followup_id, "now": utcnow()})
 
     def sweep(
         self,
