@@ -123,6 +123,18 @@ def broker_url(request: pytest.FixtureRequest) -> str | None:
     return url
 
 
+@pytest.fixture(
+    params=[
+        pytest.param("rabbitmq", marks=pytest.mark.rabbitmq),
+        pytest.param("redis", marks=pytest.mark.redis),
+    ]
+)
+def real_broker_url(request: pytest.FixtureRequest) -> str:
+    """RabbitMQ and Redis: for tests of separate worker processes."""
+    url: str = request.getfixturevalue(f"{'amqp' if request.param == 'rabbitmq' else 'redis'}_url")
+    return url
+
+
 MakeSettings = Callable[..., Settings]
 
 

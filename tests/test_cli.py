@@ -1,0 +1,98 @@
+"""The commands: migrate, and the production shape, `serve` (HTTP only) beside `worker`
+processes on a real broker, with `sweep` for rows no message carries."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, inspect, select, update
+
+from service.cli import main
+from service.storage.models import webhook_events
+from service.storage.types import utcnow
+from tests.support import SECRET, ZOOMHOOKS, event_body, signed_headers, start_serve, wait_until
+
+
+def env_for(database_url: str, **extra: str) -> dict[str, str]:
+    return {"DATABASE_URL": database_url, "ZOOM_WEBHOOK_SECRET_TOKEN": SECRET, **extra}
+
+
+def test_migrate_creates_the_schema(database_url: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["migrate"], env=env_for(database_url))
+    assert result.exit_code == 0, result.output
+    assert "newest revision" in result.output
+    engine = create_engine(database_url)
+    assert {"webhook_events", "followups", "participants"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+@pytest.mark.parametrize("command", ["worker", "sweep"])
+def test_worker_and_sweep_need_a_real_broker(command: str, sqlite_url: str) -> None:
+    result = CliRunner().invoke(main, [command], env={**env_for(sqlite_url), "BROKER_URL": ""})
+    assert result.exit_code != 0
+    assert "BROKER_URL is not set" in result.output
+
+
+def statuses(database_url: str) -> list[str]:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return sorted(conn.execute(select(webhook_events.c.status)).scalars())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.slow
+def test_web_and_worker_processes_on_a_real_broker(
+    postgres_url: str, real_broker_url: str, queue_prefix: str, tmp_path: Path
+) -> None:
+    env = env_for(postgres_url, BROKER_URL=real_broker_url, ZOOMHOOKS_QUEUE_PREFIX=queue_prefix)
+    web = start_serve(tmp_path, env, name="web")
+    base = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
+    log = (tmp_path / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [str(ZOOMHOOKS), "worker"],
+        env={**base, **env},
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        for i in range(30):
+            body = event_body("meeting.started", {"id": "1", "uuid": f"m{i}=="}, event_ts=i)
+            response = httpx.post(
+                web.url + "/webhooks/zoom", content=body, headers=signed_headers(body), timeout=5
+            )
+            assert response.status_code == 200
+        wait_until(lambda: statuses(postgres_url) == ["done"] * 30, timeout=30, interval=0.2)
+        # A row whose message was lost: the one-shot sweep re-enqueues it for the worker.
+        engine = create_engine(postgres_url)
+        with engine.begin() as conn:
+            conn.execute(
+                update(webhook_events)
+                .where(webhook_events.c.id == 1)
+                .values(status="received", updated_at=utcnow().replace(year=2020))
+            )
+        engine.dispose()
+        sweep = subprocess.run(
+            [str(ZOOMHOOKS), "sweep"],
+            env={**base, **env},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert sweep.returncode == 0, sweep.stderr
+        assert "re-enqueued 1" in sweep.stdout
+        wait_until(lambda: statuses(postgres_url) == ["done"] * 30, timeout=30, interval=0.2)
+    finally:
+        worker.terminate()
+        assert worker.wait(30) == 0  # SIGTERM: a graceful stop
+        log.close()
+        web.stop()
