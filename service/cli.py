@@ -79,6 +79,11 @@ def serve(host: str, port: int) -> None:
             log.warning(
                 "ZOOM_WEBHOOK_SECRET_TOKEN is not set: webhooks get 503 (Zoom retries) until it is"
             )
+        if not settings.zoom_configured:
+            log.warning(
+                "ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID or ZOOM_CLIENT_SECRET is not set: events are "
+                "stored, but follow-ups after *.ended fail until they are"
+            )
         if settings.embedded:
             runtime.start_embedded()
         app = runtime.web_app()

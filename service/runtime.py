@@ -20,7 +20,7 @@ from service.storage import db
 from service.storage.followups import Followups
 from service.storage.inbox import Inbox
 from service.storage.tokens import DatabaseTokenStore
-from service.web.app import Check, create_app
+from service.web.app import Check, NotReady, create_app
 from service.zoom import ZoomClient
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class Runtime:
 
         def secret() -> None:
             if not self.settings.webhook_secrets:
-                raise LookupError("ZOOM_WEBHOOK_SECRET_TOKEN is not set")
+                raise NotReady("ZOOM_WEBHOOK_SECRET_TOKEN is not set")
 
         return {
             "database": self.inbox.ping,

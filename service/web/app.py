@@ -23,6 +23,11 @@ WEBHOOK_PATH = "/webhooks/zoom"
 Check = Callable[[], None]
 
 
+class NotReady(Exception):
+    """A check's own verdict; its message is shown. Other errors show only their type, since
+    a driver's message may carry host names or worse."""
+
+
 def create_app(ingestor: Ingestor, *, max_body_bytes: int, checks: dict[str, Check]) -> Starlette:
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -33,6 +38,8 @@ def create_app(ingestor: Ingestor, *, max_body_bytes: int, checks: dict[str, Che
             try:
                 await run_in_threadpool(check)
                 results[name] = "ok"
+            except NotReady as exc:
+                results[name] = f"unavailable: {exc}"
             except Exception as exc:
                 results[name] = f"unavailable: {type(exc).__name__}"
         ready = all(value == "ok" for value in results.values())
