@@ -4,7 +4,8 @@ It does the same durable work per delivery as the service, with nothing else aro
 
 * reads the raw body, checks the timestamp window and `x-zm-signature` in constant time
   (`hmac.compare_digest`), parses the JSON and takes `event`, `event_ts`, `account_id`;
-* computes the same dedupe key (SHA-256 of the canonical JSON, volatile fields left out);
+* computes the same dedupe key (SHA-256 of the canonical JSON, volatile fields left out) with
+  the service's own `service.webhooks.dedupe.dedupe_key`, the one piece of the service it reuses;
 * one transaction: `INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id` into a
   `webhook_events` table with the service's columns, constraints and indexes (a duplicate bumps
   `deliveries` instead), committed with the service's durability settings: SQLite with
@@ -55,9 +56,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from service.webhooks.dedupe import dedupe_key
+
 TOLERANCE_SECONDS = 2 * 60 * 60
 FUTURE_SKEW_SECONDS = 5 * 60
-VOLATILE_KEYS = frozenset({"download_token", "download_url", "download_access_token"})
 PG_POOL_SIZE = 10
 
 SQLITE_SCHEMA = """
@@ -332,19 +334,6 @@ def open_broker(broker_url: str | None, queue_prefix: str) -> dramatiq.Broker:
     from dramatiq.brokers.redis import RedisBroker
 
     return RedisBroker(url=broker_url, namespace=f"{queue_prefix}-dramatiq")  # type: ignore[no-untyped-call]
-
-
-def _strip(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _strip(v) for k, v in value.items() if k not in VOLATILE_KEYS}
-    if isinstance(value, list):
-        return [_strip(v) for v in value]
-    return value
-
-
-def dedupe_key(data: dict[str, Any]) -> str:
-    canonical = json.dumps(_strip(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class Baseline:

@@ -16,29 +16,27 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
-import hashlib
 import json
 import os
 import resource
 import secrets
 import shutil
 import signal
-import socket
-import sqlite3
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bench import common
+from bench.ingest import presign
+
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
+ROOT = common.ROOT
 VENV_BIN = ROOT / ".venv" / "bin"
 RESULTS = HERE / "results"
 WORK = HERE / ".work"
@@ -46,8 +44,6 @@ LUA = HERE / "requests.lua"
 BASELINE = HERE / "baseline.py"
 SERVICE_CLI = ROOT / "service" / "cli.py"
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{db}"
 BROKER_URLS = {
     "stub": None,
     "redis": "redis://127.0.0.1:6379/0",
@@ -56,8 +52,6 @@ BROKER_URLS = {
 READY_TIMEOUT = 90.0
 #: The discard port on loopback: nothing listens, so any Zoom API call fails at once, locally.
 CLOSED_LOOPBACK = "http://127.0.0.1:9"
-#: Cores used by other processes during a load above which the run is flagged as noisy.
-NOISY_OTHER_CPU = 0.25
 #: How long wrk may wait past the load's duration for the answers to requests in flight (s).
 ANSWER_GRACE_S = 60
 COUNT_SQL = (
@@ -65,22 +59,8 @@ COUNT_SQL = (
 )
 
 
-class BenchError(Exception):
-    """A setup or run failure: the numbers would mean nothing."""
-
-
 def log(message: str) -> None:
     print(f"[bench {datetime.now().strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads) so far, from /proc."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
 
 
 def machine_busy_seconds() -> float:
@@ -98,43 +78,16 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 # -- databases --------------------------------------------------------------------------------
 
 
-@dataclass
-class Database:
-    kind: str  # sqlite | postgres
-    url: str  # as the service takes it
-    path: Path | None = None
-    name: str | None = None
-
-    @classmethod
-    def fresh(cls, kind: str, workdir: Path, label: str) -> Database:
-        if kind == "sqlite":
-            path = workdir / f"{label}.sqlite3"
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-            return cls(kind, f"sqlite:///{path}", path=path)
-        import psycopg
-
-        name = f"zhbench_{label}".lower().replace("-", "_")
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return cls(kind, PG_URL.format(db=name), name=name)
+class Database(common.TempDatabase):
+    """A fresh database (`Database.fresh(kind, workdir, label)`) that counts the rows stored."""
 
     @contextlib.contextmanager
     def _cursor(self) -> Iterator[Any]:
         if self.kind == "sqlite":
-            assert self.path is not None
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+            conn = self.sqlite_readonly()
             try:
                 yield conn
             finally:
@@ -142,7 +95,7 @@ class Database:
         else:
             import psycopg
 
-            with psycopg.connect(self.url.replace("+psycopg", ""), autocommit=True) as pg:
+            with psycopg.connect(self.dbapi_url, autocommit=True) as pg:
                 yield pg
 
     def count(self, first_ts: int, last_ts: int) -> tuple[int, dict[str, int]]:
@@ -152,19 +105,6 @@ class Database:
             rows = conn.execute(query, (first_ts, last_ts)).fetchall()
         statuses = {str(status): int(n) for status, n in rows}
         return sum(statuses.values()), statuses
-
-    def drop(self) -> None:
-        if self.path is not None:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-        if self.kind == "postgres" and self.name:
-            import psycopg
-
-            with (
-                contextlib.suppress(Exception),
-                psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn,
-            ):
-                conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
 def cleanup_broker(broker: str, prefix: str) -> None:
@@ -192,67 +132,6 @@ def cleanup_broker(broker: str, prefix: str) -> None:
             conn.close()
 
 
-# -- servers ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    name: str
-    cmd: list[str]
-    env: dict[str, str]
-    port: int
-    log_path: Path
-    cwd: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            self.cmd,
-            env=self.env,
-            cwd=self.cwd,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        handle.close()
-        deadline = time.monotonic() + READY_TIMEOUT
-        url = f"http://127.0.0.1:{self.port}/readyz"
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise BenchError(f"{self.name} exited with {self.proc.returncode}:\n{self.tail()}")
-            with (
-                contextlib.suppress(OSError, urllib.error.URLError),
-                urllib.request.urlopen(url, timeout=2) as answer,
-            ):
-                if answer.status == 200:
-                    return
-            time.sleep(0.1)
-        raise BenchError(f"{self.name} not ready after {READY_TIMEOUT:.0f} s:\n{self.tail()}")
-
-    def tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def stop(self) -> None:
-        proc = self.proc
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-
-
 # -- load -------------------------------------------------------------------------------------
 
 
@@ -276,9 +155,6 @@ class LoadSet:
 def make_load(
     workdir: Path, label: str, count: int, threads: int, secret: str, first_ts: int, seed: int
 ) -> LoadSet:
-    sys.path.insert(0, str(HERE))
-    import presign
-
     prefix = workdir / "requests" / label
     meta = presign.presign(
         out=prefix,
@@ -336,14 +212,14 @@ def run_wrk(
             if time.monotonic() > deadline:
                 proc.kill()
                 proc.wait()
-                raise BenchError(f"wrk did not finish; see {stdout_path}")
+                raise common.BenchError(f"wrk did not finish; see {stdout_path}")
             if not interrupted and len(list(done_dir.iterdir())) >= threads:
                 # every thread has all its answers: end now instead of idling until -d
                 proc.send_signal(signal.SIGINT)
                 interrupted = True
             time.sleep(0.02)
     if proc.returncode != 0 or not result_path.exists():
-        raise BenchError(
+        raise common.BenchError(
             f"wrk failed ({proc.returncode}):\n{stdout_path.read_text(errors='replace')}"
         )
     result: dict[str, Any] = json.loads(result_path.read_text())
@@ -432,12 +308,8 @@ def run_target(
     outdir.mkdir(parents=True, exist_ok=True)
     db = Database.fresh(opts.backend, workdir, label)
     prefix = f"bench-{label}"
-    port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("ZOOMHOOKS_", "BASELINE_", "DATABASE_URL", "BROKER_URL", "ZOOM_"))
-    }
+    port = common.free_port()
+    env = common.scrubbed_environ("BASELINE_")
     env.update(
         DATABASE_URL=db.url,
         ZOOM_WEBHOOK_SECRET_TOKEN=secret,
@@ -458,8 +330,14 @@ def run_target(
             BASELINE_WORKER=opts.baseline_worker,
         )
     env.update(opts.extra_env)
-    server = Server(
-        target, target_command(target, port), env, port, outdir / "server.log", cwd=outdir
+    server = common.ServerProcess(
+        target,
+        target_command(target, port),
+        port,
+        outdir / "server.log",
+        cwd=outdir,
+        env=env,
+        ready_timeout=READY_TIMEOUT,
     )
     report: dict[str, Any] = {
         "target": target,
@@ -494,7 +372,7 @@ def run_target(
         time.sleep(opts.settle)
 
         log(f"{target}: measured load, {measured.meta['count']} events, <= {opts.duration:.0f} s")
-        cpu_before = cpu_seconds(server.proc.pid)
+        cpu_before = server.cpu_seconds()
         busy_before, wrk_before = machine_busy_seconds(), children_cpu_seconds()
         wall_before = time.monotonic()
         mres = run_wrk(
@@ -505,15 +383,15 @@ def run_target(
             duration=opts.duration,
             outdir=outdir,
         )
-        cpu = cpu_seconds(server.proc.pid) - cpu_before
+        cpu = server.cpu_seconds() - cpu_before
         wall = time.monotonic() - wall_before
         busy = machine_busy_seconds() - busy_before
         wrk_cpu = children_cpu_seconds() - wrk_before
         m = summarize_load(mres)
         # CPU the rest of the machine used meanwhile (other processes): noise in the numbers
         m["wrk_cpu_util"] = round(wrk_cpu / wall, 2)
-        m["other_cpu_util"] = round(max(0.0, busy - cpu - wrk_cpu) / wall, 2)
-        if m["other_cpu_util"] > NOISY_OTHER_CPU:
+        m["other_cpu_util"] = round(common.other_cores(busy, cpu, wrk_cpu, seconds=wall), 2)
+        if m["other_cpu_util"] > common.NOISY_OTHER_CORES:
             log(
                 f"{target}: WARNING other processes used {m['other_cpu_util']:.2f} cores during "
                 "the load; the numbers are noisy"
@@ -557,8 +435,7 @@ def combine_rounds(reports: list[dict[str, Any]]) -> dict[str, Any]:
     good = [r for r in reports if "measured" in r]
     if not good:
         return reports[-1]
-    ranked = sorted(good, key=lambda r: float(r["measured"]["req_per_s"]))
-    combined = dict(ranked[(len(ranked) - 1) // 2])
+    combined = dict(common.lower_median(good, key=lambda r: float(r["measured"]["req_per_s"])))
     combined["rounds"] = [
         {
             k: r["measured"][k]
@@ -602,7 +479,13 @@ def py_spy() -> Path:
 
 
 def profile_run(
-    server: Server, port: int, opts: Options, load: LoadSet, outdir: Path, *, gil: bool
+    server: common.ServerProcess,
+    port: int,
+    opts: Options,
+    load: LoadSet,
+    outdir: Path,
+    *,
+    gil: bool,
 ) -> dict[str, Any]:
     """A further load on the warm server under py-spy (not counted in the numbers)."""
     exe = py_spy()
@@ -728,30 +611,6 @@ def uvicorn_config_kwargs(path: Path) -> dict[str, str] | None:
     return None
 
 
-def service_fingerprint() -> dict[str, Any]:
-    """Which service code was measured: git HEAD, and a hash of service/ and migrations/."""
-    digest = hashlib.sha256()
-    files = sorted(
-        p for d in ("service", "migrations") for p in (ROOT / d).rglob("*.py") if p.is_file()
-    )
-    for path in files:
-        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
-    head = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    )
-    dirty = subprocess.run(
-        ["git", "-C", str(ROOT), "status", "--porcelain", "--", "service", "migrations"],
-        capture_output=True,
-        text=True,
-    )
-    return {
-        "git_head": head.stdout.strip() or None,
-        "uncommitted_changes": bool(dirty.stdout.strip()),
-        "tree_sha256": digest.hexdigest()[:16],
-        "files": len(files),
-    }
-
-
 def service_available() -> bool:
     exe = VENV_BIN / "zoomhooks"
     if not SERVICE_CLI.exists() or not exe.exists():
@@ -762,8 +621,7 @@ def service_available() -> bool:
 
 def print_summary(summary: dict[str, Any]) -> None:
     rows = summary["targets"]
-    print()
-    print(
+    title = (
         f"zoomhooks ingest benchmark — {summary['backend']} + {summary['broker']} broker, "
         f"{summary['events']} events, {summary['connections']} connections, "
         f"{summary['threads']} wrk threads"
@@ -773,8 +631,7 @@ def print_summary(summary: dict[str, Any]) -> None:
         f"{'acked':>7} {'stored':>7} {'lost':>5} {'non2xx':>6} {'span s':>7} {'worked':>7} "
         f"{'cpu':>5} {'cpu ms/req':>10} {'other':>5}"
     )
-    print(header)
-    print("-" * len(header))
+    common.print_table_head(title, header)
     for name, rep in rows.items():
         m = rep.get("measured")
         if not m:
@@ -920,9 +777,7 @@ def main(argv: list[str] | None = None) -> int:
     if "service" in opts.targets and svc_cfg != base_cfg:
         log(f"WARNING: uvicorn settings differ: service {svc_cfg} vs baseline {base_cfg}")
 
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    workdir = WORK / f"run-{stamp}"
-    workdir.mkdir(parents=True, exist_ok=True)
+    stamp, workdir = common.new_run(WORK)
     secret = secrets.token_urlsafe(24)
     base_ts = int(time.time() * 1000) - 10_000_000
     log(f"pre-signing {opts.warmup_events} warm-up + {opts.events} measured deliveries")
@@ -953,7 +808,7 @@ def main(argv: list[str] | None = None) -> int:
             "worker": opts.baseline_worker,
         },
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-        "service_code": service_fingerprint() if "service" in opts.targets else None,
+        "service_code": common.service_fingerprint() if "service" in opts.targets else None,
         "workdir": str(workdir),
         "targets": {},
     }
@@ -979,7 +834,7 @@ def main(argv: list[str] | None = None) -> int:
                         ),
                         round_no=round_no,
                     )
-                except BenchError as exc:
+                except common.BenchError as exc:
                     log(f"{target}: {exc}")
                     report = {"target": target, "error": str(exc)}
                     failed = True
@@ -1002,11 +857,7 @@ def main(argv: list[str] | None = None) -> int:
                 if "measured" in sv and "measured" in bs and bs["measured"]["req_per_s"]
             ]
             summary["ratio"]["per_round_req_per_s"] = paired
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        path = RESULTS / f"ingest-{stamp}-{opts.backend}-{opts.broker}.json"
-        summary["path"] = str(path)
-        path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-        (RESULTS / "latest.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
+        common.write_summary(summary, RESULTS, f"ingest-{stamp}-{opts.backend}-{opts.broker}.json")
         print_summary(summary)
         shutil.rmtree(workdir / "requests", ignore_errors=True)
 

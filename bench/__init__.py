@@ -1,0 +1,1 @@
+"""zoomhooks benchmarks (bench/README.md); drivers run as `python -m bench.<name>.driver`."""

@@ -1,0 +1,1 @@
+"""The ingest benchmark: `zoomhooks serve` against a hand-written baseline, under wrk."""
