@@ -12,6 +12,7 @@ from service.config import Settings
 from service.processing.followup import FollowupRunner
 from service.processing.ingest import Ingestor
 from service.processing.live import LiveHandlers
+from service.processing.priority import DeliveriesFirst, NoPriority
 from service.processing.process import Processor
 from service.queue import actors, broker
 from service.queue.sweeper import Sweeper
@@ -34,6 +35,8 @@ class Runtime:
         self.followups = Followups(self.engine)
         self.broker: dramatiq.Broker = broker.create(settings)
         self.zoom = self._zoom_client(settings)
+        # One process (embedded): deliveries Zoom waits on go before background work.
+        priority = DeliveriesFirst() if settings.embedded else NoPriority()
         processing_timeout = timedelta(seconds=settings.processing_timeout_seconds)
         self.runner = FollowupRunner(
             self.followups,
@@ -42,6 +45,7 @@ class Runtime:
             not_ready_limit=timedelta(seconds=settings.not_ready_limit_seconds),
             running_timeout=processing_timeout,
             max_attempts=settings.max_attempts,
+            priority=priority,
         )
         live = LiveHandlers(
             self.followups,
@@ -53,6 +57,7 @@ class Runtime:
             live.handlers(),
             max_attempts=settings.max_attempts,
             processing_timeout=processing_timeout,
+            priority=priority,
         )
         self.actors = actors.declare(
             self.broker, self.processor, self.runner, queue_prefix=settings.queue_prefix
@@ -63,6 +68,7 @@ class Runtime:
             enqueue=self.enqueue,
             timestamp_tolerance_seconds=settings.timestamp_tolerance_seconds,
             future_skew_seconds=settings.future_skew_seconds,
+            priority=priority,
         )
         self.sweeper = Sweeper(
             self.inbox,

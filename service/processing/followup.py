@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.processing import shape
+from service.processing.priority import DeliveriesFirst, NoPriority
 from service.storage import records
 from service.storage.followups import Followup, Followups
 from service.storage.types import utcnow
@@ -92,7 +93,9 @@ class FollowupRunner:
         running_timeout: timedelta,
         max_attempts: int,
         rng: random.Random | None = None,
+        priority: DeliveriesFirst | None = None,
     ) -> None:
+        self.priority = priority or NoPriority()
         self.jobs = jobs
         self.client_for = client_for
         self.not_ready_retry = not_ready_retry
@@ -103,6 +106,7 @@ class FollowupRunner:
 
     def run(self, followup_id: int) -> Later | None:
         """Run the job if it is due and free. Returns when to run it again, if ever."""
+        self.priority.defer()
         job = self.jobs.claim(followup_id, running_timeout=self.running_timeout)
         if job is None:
             return None
@@ -148,6 +152,7 @@ class FollowupRunner:
         for page, page_tracking in fetch(client, job.instance_uuid, restarted):
             tracking = page_tracking
             rows = list(to_rows(page))
+            self.priority.defer()
             with self.jobs.engine.begin() as conn:
                 if time.monotonic() - last_beat > DEFAULT_HEARTBEAT_INTERVAL:
                     self.jobs.heartbeat(conn, job.id)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from enum import Enum
 
 from service.processing.handlers import Context, Handler, resolve
+from service.processing.priority import DeliveriesFirst, NoPriority
 from service.storage.inbox import Inbox
 from service.webhooks import events
 
@@ -33,13 +34,16 @@ class Processor:
         *,
         max_attempts: int,
         processing_timeout: timedelta,
+        priority: DeliveriesFirst | None = None,
     ) -> None:
+        self.priority = priority or NoPriority()
         self.inbox = inbox
         self.handlers = handlers
         self.max_attempts = max_attempts
         self.processing_timeout = processing_timeout
 
     def process(self, inbox_id: int) -> Result:
+        self.priority.defer()
         claimed = self.inbox.claim(inbox_id, processing_timeout=self.processing_timeout)
         if claimed is None:
             return Result.SKIPPED
