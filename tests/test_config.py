@@ -71,7 +71,7 @@ def test_defaults_are_embedded_sqlite_under_data(clean_environment: Path) -> Non
     assert settings.embedded
     assert settings.broker_url is None
     assert settings.webhook_secrets == ()
-    assert db.is_sqlite(settings.database)
+    assert make_url(settings.database).get_backend_name() == "sqlite"
     assert Path(make_url(settings.database).database or "") == Path("data/zoomhooks.sqlite3")
     assert settings.timestamp_tolerance_seconds == config.DEFAULT_TIMESTAMP_TOLERANCE
     assert settings.timestamp_tolerance_seconds >= 85 * 60  # Zoom's retries, +5, +20, +60 min

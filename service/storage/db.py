@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
 from service.config import parse_database_url
@@ -18,10 +18,6 @@ DEFAULT_SQLITE_POOL_TIMEOUT = 60
 DEFAULT_POOL_SIZE = 10
 #: A PostgreSQL connect attempt that takes longer fails, so the endpoint can answer 503 (seconds).
 DEFAULT_CONNECT_TIMEOUT = 3
-
-
-def is_sqlite(url: str) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

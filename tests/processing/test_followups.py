@@ -9,8 +9,15 @@ from typing import Any
 import pytest
 from sqlalchemy import Table, select, update
 
-from service.devtools.fakezoom import Instance, RunningFake
-from service.processing.followup import Later
+from service.devtools.fakezoom import (
+    DEFAULT_ACCOUNT_ID,
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    FaultKind,
+    Instance,
+    RunningFake,
+)
+from service.processing.followup import FollowupRunner, Later
 from service.runtime import Runtime
 from service.storage.models import (
     absentees,
@@ -20,6 +27,7 @@ from service.storage.models import (
     poll_answers,
     qa_entries,
 )
+from service.zoom import RetryPolicy, ZoomClient
 from tests.conftest import MakeRuntime
 from tests.support import event_body, signed_headers, wait_until
 
@@ -376,3 +384,79 @@ def test_without_credentials_followups_fail_with_what_to_set(make_runtime: MakeR
     status, _, error = jobs(runtime)["participants"]
     assert status == "failed"
     assert "ZOOM_CLIENT_SECRET" in str(error)
+
+
+def test_a_daily_limit_parks_the_job_until_after_midnight_utc(
+    make_runtime: MakeRuntime, zoom_settings: dict[str, Any], fake_zoom: RunningFake
+) -> None:
+    runtime = make_runtime(**zoom_settings)
+    inst = fake_zoom.fake.world.add_webinar(WEBINAR_ID, participants=10)
+    fake_zoom.fake.faults.rate_limit(
+        "/v2/past_webinars/*/participants", count=1, rate_limit_type="Daily-limit"
+    )
+    job = created_job(runtime, "webinar", inst, "participants")
+    later = runtime.runner.run(job)
+    assert isinstance(later, Later)
+    midnight = (datetime.now(UTC) + timedelta(days=1)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    assert midnight <= later.at <= midnight + timedelta(minutes=5)
+    assert jobs(runtime)["participants"][0] == "pending"
+
+
+def runner_without_client_retries(runtime: Runtime, fake_zoom: RunningFake) -> FollowupRunner:
+    client = ZoomClient(
+        account_id=DEFAULT_ACCOUNT_ID,
+        client_id=DEFAULT_CLIENT_ID,
+        client_secret=DEFAULT_CLIENT_SECRET,
+        api_base_url=fake_zoom.api_url,
+        oauth_url=fake_zoom.oauth_url,
+        retry=RetryPolicy(max_retries=0),
+    )
+    return FollowupRunner(
+        runtime.followups,
+        lambda _account: client,
+        not_ready_retry=timedelta(0),
+        not_ready_limit=timedelta(hours=1),
+        running_timeout=timedelta(minutes=5),
+        max_attempts=2,
+    )
+
+
+def test_transient_failures_are_retried_then_fail_after_the_attempt_budget(
+    make_runtime: MakeRuntime, zoom_settings: dict[str, Any], fake_zoom: RunningFake
+) -> None:
+    runtime = make_runtime(**zoom_settings)
+    runner = runner_without_client_retries(runtime, fake_zoom)
+    inst = fake_zoom.fake.world.add_webinar(WEBINAR_ID, participants=10)
+    fake_zoom.fake.faults.server_error("/v2/past_webinars/*/participants", count=None, status=502)
+    job = created_job(runtime, "webinar", inst, "participants")
+    first = runner.run(job)
+    assert isinstance(first, Later)
+    assert jobs(runtime)["participants"][0] == "pending"
+    with runtime.engine.begin() as conn:  # as if the backoff had passed
+        conn.execute(update(followups).values(next_attempt_at=datetime.now(UTC)))
+    assert runner.run(job) is None
+    status, _, error = jobs(runtime)["participants"]
+    assert status == "failed"
+    assert "gave up after 2 attempts" in str(error)
+
+
+def test_an_error_zoom_does_not_explain_fails_at_once(
+    make_runtime: MakeRuntime, zoom_settings: dict[str, Any], fake_zoom: RunningFake
+) -> None:
+    runtime = make_runtime(**zoom_settings)
+    inst = fake_zoom.fake.world.add_webinar(WEBINAR_ID, participants=10)
+    fake_zoom.fake.faults.add(
+        kind=FaultKind.ERROR,
+        path="/v2/past_webinars/*/participants",
+        count=None,
+        status=400,
+        code=1001,
+        message="User does not exist",
+    )
+    job = created_job(runtime, "webinar", inst, "participants")
+    assert runtime.runner.run(job) is None
+    status, _, error = jobs(runtime)["participants"]
+    assert status == "failed"
+    assert "1001" in str(error)
