@@ -36,7 +36,8 @@ class Runtime:
         self.broker: dramatiq.Broker = broker.create(settings)
         self.zoom = self._zoom_client(settings)
         # One process (embedded): deliveries Zoom waits on go before background work.
-        priority = DeliveriesFirst() if settings.embedded else NoPriority()
+        self.priority = DeliveriesFirst() if settings.embedded else NoPriority()
+        priority = self.priority
         processing_timeout = timedelta(seconds=settings.processing_timeout_seconds)
         self.runner = FollowupRunner(
             self.followups,
@@ -68,7 +69,6 @@ class Runtime:
             enqueue=self.enqueue,
             timestamp_tolerance_seconds=settings.timestamp_tolerance_seconds,
             future_skew_seconds=settings.future_skew_seconds,
-            priority=priority,
         )
         self.sweeper = Sweeper(
             self.inbox,
@@ -95,7 +95,10 @@ class Runtime:
 
     def web_app(self) -> Starlette:
         return create_app(
-            self.ingestor, max_body_bytes=self.settings.max_body_bytes, checks=self.checks()
+            self.ingestor,
+            max_body_bytes=self.settings.max_body_bytes,
+            checks=self.checks(),
+            priority=self.priority,
         )
 
     def checks(self) -> dict[str, Check]:

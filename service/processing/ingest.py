@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from service.processing.priority import DeliveriesFirst, NoPriority
 from service.storage.inbox import Inbox, NewEvent
 from service.webhooks import events, signature
 from service.webhooks.dedupe import dedupe_key
@@ -54,9 +53,7 @@ class Ingestor:
         timestamp_tolerance_seconds: int,
         future_skew_seconds: int,
         clock: Callable[[], float] = time.time,
-        priority: DeliveriesFirst | None = None,
     ) -> None:
-        self.priority = priority or NoPriority()
         self.secrets = tuple(secrets)
         self.inbox = inbox
         self.enqueue = enqueue
@@ -66,10 +63,6 @@ class Ingestor:
 
     def ingest(self, body: bytes, headers: Mapping[str, str]) -> Accepted | Challenge:
         """Raises SignatureError (401), EventError (400), NotConfigured/StorageUnavailable (503)."""
-        with self.priority.delivery():
-            return self._ingest(body, headers)
-
-    def _ingest(self, body: bytes, headers: Mapping[str, str]) -> Accepted | Challenge:
         if not self.secrets:
             raise NotConfigured("ZOOM_WEBHOOK_SECRET_TOKEN is not set")
         verified = signature.verify(

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from service.storage.driver import DriverStatement
 from service.storage.models import webhook_events
 from service.storage.types import utcnow
 
@@ -19,6 +20,21 @@ from service.storage.types import utcnow
 MAX_ERROR_LENGTH = 2000
 #: Rows the sweeper takes per round, so one round stays short.
 DEFAULT_SWEEP_BATCH = 500
+
+
+RECORD_COLUMNS = (
+    "event",
+    "event_ts",
+    "account_id",
+    "dedupe_key",
+    "body",
+    "request_timestamp",
+    "zm_trackingid",
+    "zm_request_id",
+    "received_at",
+    "updated_at",
+    "status",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,10 +74,12 @@ class Inbox:
         insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         # The hot-path statements are built once: constructing them per call cost more CPU than
         # the database work itself (measured by bench/ingest).
-        self._record = (
+        self._record = DriverStatement.compile(
             insert(webhook_events)
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(c.id)
+            .returning(c.id),
+            engine.dialect,
+            RECORD_COLUMNS,
         )
         self._redelivered = (
             update(webhook_events)
@@ -107,7 +125,7 @@ class Inbox:
             "status": "received",
         }
         with self.engine.begin() as conn:
-            inserted = conn.execute(self._record, values).scalar_one_or_none()
+            inserted = self._record.execute(conn, values).scalar_one_or_none()
             if inserted is not None:
                 return Recorded(id=inserted, duplicate=False)
             existing = conn.execute(self._redelivered, {"key": new.dedupe_key}).scalar_one()

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
+from service.storage.driver import DriverStatement
 from service.storage.models import (
     absentees,
     instances,
@@ -122,23 +122,9 @@ def upsert_registrant(conn: Connection, row: Row) -> None:
 
 
 @functools.cache
-def _fetched_sql(dialect: Dialect, resource: str) -> tuple[str, tuple[str, ...], bool]:
-    """The page upsert compiled for the driver: (SQL, parameter names in order, positional?)."""
-    names = _columns(RESOURCE_TABLES[resource])
-    compiled = _fetched_upsert(dialect.name, resource).compile(dialect=dialect, column_keys=names)
-    order = tuple(compiled.positiontup or names)
-    return compiled.string, order, bool(compiled.positional)
-
-
-def _sqlite_value(value: Any) -> Any:
-    # What UTCDateTime stores on SQLite: naive UTC text; isoformat gives the same format.
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-    return value
-
-
-def _identity(value: Any) -> Any:
-    return value
+def _fetched_statement(dialect: Dialect, resource: str) -> DriverStatement:
+    upsert = _fetched_upsert(dialect.name, resource)
+    return DriverStatement.compile(upsert, dialect, _columns(RESOURCE_TABLES[resource]))
 
 
 def upsert_fetched(
@@ -152,19 +138,10 @@ def upsert_fetched(
 ) -> int:
     """Store one page of a follow-up's records with a single executemany; returns its size.
 
-    The statement is compiled once and the rows go to the driver as they are: SQLAlchemy's
-    per-value processing cost more than the database work for large pages (bench/followup).
+    The statement goes to the driver compiled once (see `service.storage.driver`).
     """
     if not rows:
         return 0
-    sql, names, positional = _fetched_sql(conn.dialect, resource)
     trace = {"instance_uuid": instance_uuid, "followup_id": followup_id, "inbox_id": inbox_id}
-    convert = _sqlite_value if conn.dialect.name == "sqlite" else _identity
-    values = [{**row, **trace} for row in rows]
-    params: list[Any] = (
-        [tuple(convert(v.get(n)) for n in names) for v in values]
-        if positional
-        else [{n: convert(v.get(n)) for n in names} for v in values]
-    )
-    conn.exec_driver_sql(sql, params)
+    _fetched_statement(conn.dialect, resource).executemany(conn, ({**row, **trace} for row in rows))
     return len(rows)

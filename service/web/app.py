@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from service.processing.ingest import Ingestor
+from service.processing.priority import DeliveriesFirst
 from service.web.webhooks import WebhookEndpoint, error
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,13 @@ class NotReady(Exception):
     a driver's message may carry host names or worse."""
 
 
-def create_app(ingestor: Ingestor, *, max_body_bytes: int, checks: dict[str, Check]) -> Starlette:
+def create_app(
+    ingestor: Ingestor,
+    *,
+    max_body_bytes: int,
+    checks: dict[str, Check],
+    priority: DeliveriesFirst | None = None,
+) -> Starlette:
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -63,7 +70,7 @@ def create_app(ingestor: Ingestor, *, max_body_bytes: int, checks: dict[str, Che
         routes=[
             Route(
                 WEBHOOK_PATH,
-                WebhookEndpoint(ingestor, max_body_bytes=max_body_bytes).handle,
+                WebhookEndpoint(ingestor, max_body_bytes=max_body_bytes, priority=priority).handle,
                 methods=["POST"],
             ),
             Route("/healthz", healthz, methods=["GET"]),

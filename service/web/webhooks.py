@@ -18,6 +18,7 @@ from service.processing.ingest import (
     NotConfigured,
     StorageUnavailable,
 )
+from service.processing.priority import DeliveriesFirst, NoPriority
 from service.webhooks.events import EventError
 from service.webhooks.signature import SignatureError
 
@@ -47,11 +48,20 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 class WebhookEndpoint:
-    def __init__(self, ingestor: Ingestor, *, max_body_bytes: int) -> None:
+    def __init__(
+        self, ingestor: Ingestor, *, max_body_bytes: int, priority: DeliveriesFirst | None = None
+    ) -> None:
         self.ingestor = ingestor
         self.max_body_bytes = max_body_bytes
+        self.priority = priority or NoPriority()
 
     async def handle(self, request: Request) -> Response:
+        # The whole request counts as in flight, reading and answering included: in one
+        # process, background work waits for it (see service.processing.priority).
+        with self.priority.delivery():
+            return await self._handle(request)
+
+    async def _handle(self, request: Request) -> Response:
         try:
             body = await read_body(request, self.max_body_bytes)
         except BodyTooLarge:

@@ -76,18 +76,16 @@ def parse(body: bytes) -> Event:
 
 
 def _depth(root: Any) -> int:
-    deepest = 0
-    stack = [(root, 1)]
-    while stack:
-        value, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if deepest > MAX_DEPTH:
-            break
-        if isinstance(value, dict):
-            stack.extend((v, depth + 1) for v in value.values())
-        elif isinstance(value, list):
-            stack.extend((v, depth + 1) for v in value)
-    return deepest
+    """Nesting depth, walked level by level over containers only (no recursion to exhaust)."""
+    depth, level = 0, [root]
+    while level and depth <= MAX_DEPTH:
+        depth += 1
+        children: list[Any] = []
+        for node in level:
+            values = node.values() if isinstance(node, dict) else node
+            children.extend(v for v in values if isinstance(v, dict | list))
+        level = children
+    return depth
 
 
 def _storable(text: str) -> bool:

@@ -54,7 +54,7 @@ def test_separate_processes_have_nothing_to_yield_to() -> None:
 def test_only_the_embedded_runtime_yields(make_runtime: MakeRuntime, redis_url: str) -> None:
     embedded: Runtime = make_runtime()
     assert type(embedded.processor.priority) is DeliveriesFirst
-    assert embedded.processor.priority is embedded.ingestor.priority is embedded.runner.priority
+    assert embedded.processor.priority is embedded.priority is embedded.runner.priority
     brokered = make_runtime(broker_url=redis_url, database_url=embedded.settings.database)
     assert type(brokered.processor.priority) is NoPriority
 
@@ -68,7 +68,8 @@ def test_events_are_processed_while_deliveries_keep_coming(make_runtime: MakeRun
         i = 0
         while not stop.is_set():
             body = event_body("meeting.started", {"id": "1", "uuid": f"u{k}-{i}=="}, event_ts=i)
-            runtime.ingestor.ingest(body, signed_headers(body))
+            with runtime.priority.delivery():
+                runtime.ingestor.ingest(body, signed_headers(body))
             i += 1
 
     threads = [threading.Thread(target=deliver, args=(k,)) for k in range(4)]
