@@ -181,9 +181,9 @@ class Followups:
         """Jobs due for a while that no message seems to carry, and orphaned running ones.
 
         `any_schedule` also takes pending jobs that are not due yet (a lone process starting
-        up lost their delayed messages). Each job is taken with a compare-and-set on
-        `updated_at` (a running one is handed back to `pending`), so concurrent sweepers never
-        both take it. Returns (id, when it is due).
+        up lost their delayed messages). Each job is taken by an UPDATE that re-checks it is
+        still stale and makes it fresh (a running one is handed back to `pending`), so two
+        sweepers never both take it. Returns (id, when it is due).
         """
         c = followups.c
         now = utcnow()
@@ -196,15 +196,12 @@ class Followups:
         taken: list[tuple[int, datetime | None]] = []
         with self.engine.begin() as conn:
             candidates = conn.execute(
-                select(c.id, c.updated_at, c.next_attempt_at)
-                .where(stale)
-                .order_by(c.id)
-                .limit(limit)
+                select(c.id, c.next_attempt_at).where(stale).order_by(c.id).limit(limit)
             ).all()
             for row in candidates:
                 won = conn.execute(
                     update(followups)
-                    .where(c.id == row.id, c.updated_at == row.updated_at, stale)
+                    .where(c.id == row.id, stale)
                     .values(status="pending", updated_at=now)
                 ).rowcount
                 if won:

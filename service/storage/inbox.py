@@ -169,8 +169,9 @@ class Inbox:
     ) -> list[int]:
         """Ids of unfinished rows that nobody has touched since the cut-offs, oldest first.
 
-        Each returned row goes back to `received` with `updated_at` bumped in one compare-and-set,
-        so a concurrent sweeper skips it and the next round leaves it alone until it is stale again.
+        Each row is taken by an UPDATE that re-checks it is still stale and makes it fresh
+        (`received`, `updated_at` now): a concurrent sweeper's UPDATE then matches nothing, and
+        the next round leaves the row alone until it is stale again.
         """
         c = webhook_events.c
         now = utcnow()
@@ -178,14 +179,12 @@ class Inbox:
             (c.status == "processing") & (c.updated_at < processing_before)
         )
         with self.engine.begin() as conn:
-            candidates = conn.execute(
-                select(c.id, c.updated_at).where(stale).order_by(c.id).limit(limit)
-            ).all()
+            candidates = conn.execute(select(c.id).where(stale).order_by(c.id).limit(limit)).all()
             taken: list[int] = []
             for row in candidates:
                 won = conn.execute(
                     update(webhook_events)
-                    .where(c.id == row.id, c.updated_at == row.updated_at, stale)
+                    .where(c.id == row.id, stale)
                     .values(status="received", updated_at=now)
                 ).rowcount
                 if won:

@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from service.storage import db, migrate
 from service.storage.inbox import Inbox, NewEvent
@@ -181,3 +181,14 @@ def test_status_is_constrained(inbox: Inbox) -> None:
         conn.execute(
             update(webhook_events).where(webhook_events.c.id == recorded.id).values(status="bogus")
         )
+
+
+def test_a_row_an_operator_made_stale_by_hand_is_swept(inbox: Inbox) -> None:
+    row_id = inbox.record(new("k")).id
+    with inbox.engine.begin() as conn:  # the runbook's manual re-run, typed as plain SQL
+        conn.execute(
+            text("UPDATE webhook_events SET updated_at = '2000-01-01' WHERE id = :id"),
+            {"id": row_id},
+        )
+    cutoff = utcnow() - timedelta(minutes=5)
+    assert inbox.sweep(received_before=cutoff, processing_before=cutoff) == [row_id]
