@@ -1,4 +1,4 @@
-"""`zoomhooks`: serve, worker, sweep, migrate."""
+"""`zoomhooks`: serve (all in one), web, worker, sweep, migrate."""
 
 from __future__ import annotations
 
@@ -65,9 +65,49 @@ def migrate() -> None:
     click.echo("database is at the newest revision")
 
 
+def _warn_about_missing_secrets(settings: Settings) -> None:
+    if not settings.webhook_secrets:
+        log.warning(
+            "ZOOM_WEBHOOK_SECRET_TOKEN is not set: webhooks get 503 (Zoom retries) until it is"
+        )
+    if not settings.zoom_configured:
+        log.warning(
+            "ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID or ZOOM_CLIENT_SECRET is not set: events are "
+            "stored, but follow-ups after *.ended fail until they are"
+        )
+
+
+def _run_http(runtime: Runtime, host: str, port: int) -> None:
+    log.info(
+        "zoomhooks serving on http://%s:%s (database: %s, broker: %s)",
+        host,
+        port,
+        runtime.engine.dialect.name,
+        brokers.kind(runtime.broker),
+    )
+    config = uvicorn.Config(
+        runtime.web_app(),
+        host=host,
+        port=port,
+        # One line per webhook comes from the ingestor; uvicorn's access log would double it.
+        access_log=False,
+        log_config=None,
+        # X-Forwarded-* from the proxies in FORWARDED_ALLOW_IPS (uvicorn's own variable).
+        proxy_headers=True,
+        timeout_graceful_shutdown=DEFAULT_GRACEFUL_SHUTDOWN,
+    )
+    uvicorn.Server(config).run()
+
+
+host_option = click.option("--host", default=DEFAULT_HOST, show_default=True)
+port_option = click.option(
+    "--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535)
+)
+
+
 @main.command()
-@click.option("--host", default=DEFAULT_HOST, show_default=True)
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
+@host_option
+@port_option
 def serve(host: str, port: int) -> None:
     """Migrate, then serve HTTP; without BROKER_URL also run the worker and sweeper in-process."""
     settings = load_settings()
@@ -75,35 +115,33 @@ def serve(host: str, port: int) -> None:
     runtime = Runtime(settings)
     try:
         migrations.upgrade(runtime.engine)
-        if not settings.webhook_secrets:
-            log.warning(
-                "ZOOM_WEBHOOK_SECRET_TOKEN is not set: webhooks get 503 (Zoom retries) until it is"
-            )
-        if not settings.zoom_configured:
-            log.warning(
-                "ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID or ZOOM_CLIENT_SECRET is not set: events are "
-                "stored, but follow-ups after *.ended fail until they are"
-            )
+        _warn_about_missing_secrets(settings)
         if settings.embedded:
             runtime.start_embedded()
-        app = runtime.web_app()
-        log.info(
-            "zoomhooks serving on http://%s:%s (database: %s, broker: %s)",
-            host,
-            port,
-            runtime.engine.dialect.name,
-            brokers.kind(runtime.broker),
+        _run_http(runtime, host, port)
+    finally:
+        runtime.close()
+
+
+@main.command()
+@host_option
+@port_option
+def web(host: str, port: int) -> None:
+    """Serve HTTP only, for a deployment with a real broker and separate workers.
+
+    It does not migrate: run `zoomhooks migrate` once per deploy, before the web processes.
+    """
+    settings = load_settings()
+    logs.configure(settings.log_level)
+    if settings.embedded:
+        raise click.ClickException(
+            "BROKER_URL is not set: nothing would process the events; use `zoomhooks serve` "
+            "for the embedded default"
         )
-        config = uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            access_log=False,
-            log_config=None,
-            proxy_headers=True,
-            timeout_graceful_shutdown=DEFAULT_GRACEFUL_SHUTDOWN,
-        )
-        uvicorn.Server(config).run()
+    runtime = Runtime(settings)
+    try:
+        _warn_about_missing_secrets(settings)
+        _run_http(runtime, host, port)
     finally:
         runtime.close()
 

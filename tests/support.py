@@ -122,14 +122,17 @@ class Service:
             self.process.wait(10)
 
 
-def start_serve(directory: Path, env: dict[str, str], *, name: str = "serve") -> Service:
-    """Start `zoomhooks serve` with exactly `env` (plus PATH and HOME); wait for /readyz."""
+def start_serve(
+    directory: Path, env: dict[str, str], *, name: str = "serve", command: str = "serve"
+) -> Service:
+    """Start `zoomhooks serve` (or `web`) with exactly `env` (plus PATH and HOME); wait for
+    /readyz."""
     base = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR"}}
     port = free_port()
     log = directory / f"{name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(ZOOMHOOKS), "serve", "--port", str(port)],
+            [str(ZOOMHOOKS), command, "--port", str(port)],
             env={**base, **env},
             cwd=directory,
             stdout=out,

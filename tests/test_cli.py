@@ -31,8 +31,8 @@ def test_migrate_creates_the_schema(database_url: str, tmp_path: Path) -> None:
     engine.dispose()
 
 
-@pytest.mark.parametrize("command", ["worker", "sweep"])
-def test_worker_and_sweep_need_a_real_broker(command: str, sqlite_url: str) -> None:
+@pytest.mark.parametrize("command", ["web", "worker", "sweep"])
+def test_the_split_roles_need_a_real_broker(command: str, sqlite_url: str) -> None:
     result = CliRunner().invoke(main, [command], env={**env_for(sqlite_url), "BROKER_URL": ""})
     assert result.exit_code != 0
     assert "BROKER_URL is not set" in result.output
@@ -52,8 +52,9 @@ def test_web_and_worker_processes_on_a_real_broker(
     postgres_url: str, real_broker_url: str, queue_prefix: str, tmp_path: Path
 ) -> None:
     env = env_for(postgres_url, BROKER_URL=real_broker_url, ZOOMHOOKS_QUEUE_PREFIX=queue_prefix)
-    web = start_serve(tmp_path, env, name="web")
     base = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
+    subprocess.run([str(ZOOMHOOKS), "migrate"], env={**base, **env}, check=True, timeout=60)
+    web = start_serve(tmp_path, env, name="web", command="web")
     log = (tmp_path / "worker.log").open("wb")
     worker = subprocess.Popen(
         [str(ZOOMHOOKS), "worker"],
