@@ -1,4 +1,4 @@
-"""`zoomhooks`: serve (all in one), web, worker, sweep, migrate."""
+"""`zoomhooks`: serve (all in one), web, worker, sweep, migrate; send and dev for trying it."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ import threading
 from typing import Any
 
 import click
+import httpx
 import uvicorn
 from pydantic import ValidationError
 
 from service import logs
 from service.config import Settings
+from service.devtools import send as sender
 from service.queue import broker as brokers
 from service.runtime import Runtime
 from service.storage import migrate as migrations
@@ -191,6 +193,70 @@ def sweep(loop: bool) -> None:
             _wait_for_signal()
     finally:
         runtime.close()
+
+
+@main.command()
+@click.argument("event")
+@click.option(
+    "--url",
+    default=f"http://{DEFAULT_HOST}:{DEFAULT_PORT}/webhooks/zoom",
+    show_default=True,
+    help="The webhook endpoint of the deployment to check.",
+)
+@click.option(
+    "--secret",
+    envvar="ZOOM_WEBHOOK_SECRET_TOKEN",
+    help="Secret token to sign with [default: ZOOM_WEBHOOK_SECRET_TOKEN, its first entry].",
+)
+def send(event: str, url: str, secret: str | None) -> None:
+    """Sign and send a realistic Zoom event: a bundled one by type, or a JSON file.
+
+    EVENT is a bundled sample by type (webinar.ended, meeting.participant_joined, ...) or the
+    path of a JSON file with an `event` key. `event_ts` is set to now, so each send is new.
+    """
+    if not secret or not secret.split(",")[0].strip():
+        raise click.ClickException("give --secret or set ZOOM_WEBHOOK_SECRET_TOKEN")
+    try:
+        data = sender.load(event)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    sent = sender.delivery(data, secret=secret.split(",")[0].strip())
+    try:
+        response = sender.post(url, sent)
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"could not reach {url}: {exc}") from None
+    click.echo(f"{data['event']} -> {url}: HTTP {response.status_code} {response.text.strip()}")
+    if not response.is_success:
+        sys.exit(1)
+
+
+@main.command()
+@host_option
+@port_option
+def dev(host: str, port: int) -> None:
+    """The embedded service with a local fake Zoom API: the whole flow, no Zoom account."""
+    from service.devtools import dev as devtools
+
+    explicit = load_settings().model_fields_set
+    with devtools.fake_zoom() as fake:
+        overrides = devtools.settings_overrides(fake, explicit)
+        settings = Settings(**{**overrides, "BROKER_URL": None})
+        logs.configure(settings.log_level)
+        runtime = Runtime(settings)
+        try:
+            migrations.upgrade(runtime.engine)
+            runtime.start_embedded()
+            secret = "(yours)" if "webhook_secret_token" in explicit else devtools.DEV_SECRET
+            click.echo(
+                f"\nzoomhooks dev: fake Zoom at {fake.base_url}, database "
+                f"{runtime.engine.url.render_as_string(hide_password=True)}\n"
+                f"In another terminal, end the sample webinar and watch the tables fill:\n"
+                f"  zoomhooks send webinar.ended --url http://{host}:{port}/webhooks/zoom "
+                f"--secret {secret}\n"
+            )
+            _run_http(runtime, host, port)
+        finally:
+            runtime.close()
 
 
 if __name__ == "__main__":

@@ -23,12 +23,14 @@ from starlette.types import ASGIApp
 from service.webhooks.signature import sign
 
 FIXTURES = Path(__file__).parent / "fixtures" / "zoom"
+#: Webhook bodies ship in the package (for `zoomhooks send`); the tests read the same copy.
+WEBHOOKS = Path(__file__).parents[1] / "service" / "devtools" / "events"
 SECRET = "test-webhook-secret-token"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def webhook_fixtures() -> list[Path]:
-    return sorted((FIXTURES / "webhooks").glob("*.json"))
+    return sorted(WEBHOOKS.glob("*.json"))
 
 
 def real_captures() -> list[Path]:

@@ -15,7 +15,7 @@ from sqlalchemy import Table, select
 from service.runtime import Runtime
 from service.storage.models import followups, instances, participant_events, registrants
 from tests.conftest import MakeRuntime
-from tests.support import FIXTURES, compact, event_body, real_captures, signed_headers
+from tests.support import WEBHOOKS, compact, event_body, real_captures, signed_headers
 
 CAPTURES = {p.name.split(".", 1)[1].removesuffix(".json"): compact(p) for p in real_captures()}
 #: The order Zoom delivered them in 2022: the participant's `left` came after `ended`.
@@ -114,7 +114,7 @@ def test_a_rejoin_before_a_late_left_keeps_both_stints(runtime: Runtime) -> None
 
 
 def registration(event: str, ts: int, **registrant: Any) -> bytes:
-    data = json.loads((FIXTURES / "webhooks" / "webinar.registration_created.json").read_text())
+    data = json.loads((WEBHOOKS / "webinar.registration_created.json").read_text())
     data["event"] = event
     data["event_ts"] = ts
     data["payload"]["object"]["registrant"].update(registrant)
@@ -146,9 +146,7 @@ def test_events_without_the_fields_we_need_are_kept_and_ignored(runtime: Runtime
     assert state(runtime) == {"instances": [], "timeline": [], "followups": []}
 
 
-@pytest.mark.parametrize(
-    "path", sorted((FIXTURES / "webhooks").glob("*.json")), ids=lambda p: p.stem
-)
+@pytest.mark.parametrize("path", sorted(WEBHOOKS.glob("*.json")), ids=lambda p: p.stem)
 def test_every_fixture_event_is_processed(runtime: Runtime, path: Path) -> None:
     body = compact(path)
     if json.loads(body)["event"] == "endpoint.url_validation":

@@ -10,7 +10,7 @@ import pytest
 
 from service.processing import shape
 from service.webhooks.events import parse
-from tests.support import FIXTURES, compact
+from tests.support import FIXTURES, WEBHOOKS, compact
 
 REST = FIXTURES / "rest-responses"
 
@@ -92,18 +92,18 @@ def test_text_that_no_database_takes_is_made_safe() -> None:
 
 
 def test_webhook_rows_from_fixtures() -> None:
-    started = parse(compact(FIXTURES / "webhooks" / "meeting.started.json"))
+    started = parse(compact(WEBHOOKS / "meeting.started.json"))
     row = shape.instance_row(started)
     assert row is not None
     assert row["kind"] == "meeting"
     assert row["zoom_id"] == 1234567890  # a number in this fixture, a string in others
     assert row["end_time"] is None
-    joined = parse(compact(FIXTURES / "webhooks" / "webinar.participant_joined.json"))
+    joined = parse(compact(WEBHOOKS / "webinar.participant_joined.json"))
     event_row = shape.participant_event_row(joined, inbox_id=7)
     assert event_row is not None
     assert event_row["action"] == "joined"
     assert event_row["inbox_id"] == 7
-    registered = parse(compact(FIXTURES / "webhooks" / "webinar.registration_created.json"))
+    registered = parse(compact(WEBHOOKS / "webinar.registration_created.json"))
     registrant = shape.registrant_row(registered, inbox_id=8)
     assert registrant is not None
     assert registrant["status"] == "approved"

@@ -12,10 +12,10 @@ import pytest
 
 from service.webhooks.dedupe import KEY_LENGTH, VOLATILE_KEYS, dedupe_key
 from service.webhooks.events import EventError, parse
-from tests.support import FIXTURES, compact, real_captures, webhook_fixtures
+from tests.support import WEBHOOKS, compact, real_captures, webhook_fixtures
 
-RECORDING = FIXTURES / "webhooks" / "recording.completed.json"
-JOINED = FIXTURES / "webhooks" / "meeting.participant_joined.json"
+RECORDING = WEBHOOKS / "recording.completed.json"
+JOINED = WEBHOOKS / "meeting.participant_joined.json"
 
 JsonPath = tuple[str | int, ...]
 
