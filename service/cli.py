@@ -38,6 +38,10 @@ def load_settings() -> Settings:
         raise click.ClickException(f"invalid configuration: {problems}") from None
 
 
+def _configure_logging(settings: Settings) -> None:
+    logs.configure(settings.log_level, fmt=settings.log_format, secrets=settings.secret_values())
+
+
 def _wait_for_signal() -> None:
     stop = threading.Event()
 
@@ -58,7 +62,7 @@ def main() -> None:
 def migrate() -> None:
     """Bring the database schema to the newest revision."""
     settings = load_settings()
-    logs.configure(settings.log_level)
+    _configure_logging(settings)
     runtime = Runtime(settings)
     try:
         migrations.upgrade(runtime.engine)
@@ -113,7 +117,7 @@ port_option = click.option(
 def serve(host: str, port: int) -> None:
     """Migrate, then serve HTTP; without BROKER_URL also run the worker and sweeper in-process."""
     settings = load_settings()
-    logs.configure(settings.log_level)
+    _configure_logging(settings)
     runtime = Runtime(settings)
     try:
         migrations.upgrade(runtime.engine)
@@ -134,7 +138,7 @@ def web(host: str, port: int) -> None:
     It does not migrate: run `zoomhooks migrate` once per deploy, before the web processes.
     """
     settings = load_settings()
-    logs.configure(settings.log_level)
+    _configure_logging(settings)
     if settings.embedded:
         raise click.ClickException(
             "BROKER_URL is not set: nothing would process the events; use `zoomhooks serve` "
@@ -158,7 +162,7 @@ def web(host: str, port: int) -> None:
 def worker(sweeper: bool) -> None:
     """Consume the queues of a real broker (BROKER_URL) until SIGTERM."""
     settings = load_settings()
-    logs.configure(settings.log_level)
+    _configure_logging(settings)
     if settings.embedded:
         raise click.ClickException(
             "BROKER_URL is not set: the embedded broker lives inside `zoomhooks serve`"
@@ -180,7 +184,7 @@ def worker(sweeper: bool) -> None:
 def sweep(loop: bool) -> None:
     """Re-enqueue inbox rows left unfinished past their timeout."""
     settings = load_settings()
-    logs.configure(settings.log_level)
+    _configure_logging(settings)
     if settings.embedded:
         raise click.ClickException(
             "BROKER_URL is not set: the embedded sweeper runs inside `zoomhooks serve`"
@@ -241,7 +245,7 @@ def dev(host: str, port: int) -> None:
     with devtools.fake_zoom() as fake:
         overrides = devtools.settings_overrides(fake, explicit)
         settings = Settings(**{**overrides, "BROKER_URL": None})
-        logs.configure(settings.log_level)
+        _configure_logging(settings)
         runtime = Runtime(settings)
         try:
             migrations.upgrade(runtime.engine)

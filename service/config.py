@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -126,6 +126,9 @@ class Settings(BaseSettings):
         validation_alias=_env("ZOOMHOOKS_QUEUE_PREFIX"),
     )
     log_level: str = Field(default="INFO", validation_alias=_env("ZOOMHOOKS_LOG_LEVEL"))
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", validation_alias=_env("ZOOMHOOKS_LOG_FORMAT")
+    )
     zoom_account_id: str | None = Field(default=None, validation_alias=_env("ZOOM_ACCOUNT_ID"))
     zoom_client_id: str | None = Field(default=None, validation_alias=_env("ZOOM_CLIENT_ID"))
     zoom_client_secret: SecretStr | None = Field(
@@ -209,6 +212,20 @@ class Settings(BaseSettings):
             return ()
         raw = self.webhook_secret_token.get_secret_value()
         return tuple(s.strip().encode() for s in raw.split(",") if s.strip())
+
+    def secret_values(self) -> list[str]:
+        """Every secret this process knows, for the log redactor (never for display)."""
+        values = [s.decode() for s in self.webhook_secrets]
+        if self.zoom_client_secret is not None:
+            values.append(self.zoom_client_secret.get_secret_value())
+        for url in (self.database, self.broker_url.get_secret_value() if self.broker_url else ""):
+            try:
+                password = make_url(url).password if url else None
+            except ArgumentError:
+                password = None
+            if password:
+                values.append(str(password))
+        return values
 
     @property
     def zoom_configured(self) -> bool:

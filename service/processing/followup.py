@@ -127,14 +127,25 @@ class FollowupRunner:
             self.jobs.reschedule(
                 job.id, at=at, error=str(exc), tracking_id=exc.tracking_id, count_attempt=False
             )
-            log.info("followup %s rate limited (%s), again at %s", job.id, exc.category, at)
+            log.info(
+                "followup %s rate limited (%s), again at %s",
+                job.id,
+                exc.category,
+                at,
+                extra=_context(job, exc.tracking_id),
+            )
             return Later(at)
         except ZoomAPIError as exc:
             return self._zoom_error(job, exc)
         except SQLAlchemyError as exc:
             return self._retry(job, f"database: {type(exc).__name__}: {exc}", None)
         log.info(
-            "followup %s %s/%s stored %s rows", job.id, job.instance_uuid, job.resource, stored
+            "followup %s %s/%s stored %s rows",
+            job.id,
+            job.instance_uuid,
+            job.resource,
+            stored,
+            extra=_context(job),
         )
         return None
 
@@ -180,7 +191,12 @@ class FollowupRunner:
             step = self.not_ready_retry.total_seconds() * (1 << min(job.attempts - 1, 20))
             at = utcnow() + timedelta(seconds=min(step, DEFAULT_NOT_READY_CAP))
             self.jobs.reschedule(job.id, at=at, error=str(exc), tracking_id=exc.tracking_id)
-            log.info("followup %s: not ready at Zoom yet, again at %s", job.id, at)
+            log.info(
+                "followup %s: not ready at Zoom yet, again at %s",
+                job.id,
+                at,
+                extra=_context(job, exc.tracking_id),
+            )
             return Later(at)
         if exc.outcome is Outcome.NOT_APPLICABLE:
             self._end(job, "not_applicable", str(exc), exc.tracking_id)
@@ -198,12 +214,34 @@ class FollowupRunner:
         at = utcnow() + timedelta(seconds=delay)
         self.jobs.reschedule(job.id, at=at, error=error, tracking_id=tracking)
         log.warning(
-            "followup %s attempt %s failed (%s); again at %s", job.id, job.attempts, error, at
+            "followup %s attempt %s failed (%s); again at %s",
+            job.id,
+            job.attempts,
+            error,
+            at,
+            extra=_context(job, tracking),
         )
         return Later(at)
 
     def _end(self, job: Followup, status: str, error: str, tracking: str | None) -> None:
         self.jobs.end(job.id, status=status, error=error, tracking_id=tracking)
         log.warning(
-            "followup %s %s/%s %s: %s", job.id, job.instance_uuid, job.resource, status, error
+            "followup %s %s/%s %s: %s",
+            job.id,
+            job.instance_uuid,
+            job.resource,
+            status,
+            error,
+            extra=_context(job, tracking),
         )
+
+
+def _context(job: Followup, tracking: str | None = None) -> dict[str, object]:
+    """The fields a job's log line carries (see service.logs)."""
+    return {
+        "followup_id": job.id,
+        "instance_uuid": job.instance_uuid,
+        "resource": job.resource,
+        "inbox_id": job.inbox_id,
+        "zm_trackingid": tracking,
+    }

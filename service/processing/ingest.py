@@ -104,11 +104,16 @@ class Ingestor:
                     "enqueue of inbox %s failed; the sweeper will retry", recorded.id, exc_info=True
                 )
         log.info(
-            "webhook %s inbox=%s duplicate=%s trackingid=%s",
+            "webhook %s inbox=%s duplicate=%s",
             event.name,
             recorded.id,
             recorded.duplicate,
-            new.zm_trackingid,
+            extra={
+                "inbox_id": recorded.id,
+                "event": event.name,
+                "instance_uuid": event.object.get("uuid"),
+                "zm_trackingid": new.zm_trackingid,
+            },
         )
         return Accepted(inbox_id=recorded.id, duplicate=recorded.duplicate, enqueued=enqueued)
 

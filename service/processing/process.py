@@ -77,5 +77,11 @@ class Processor:
             except Exception:
                 # Committed is what counts: the sweepers pick up whatever was not enqueued.
                 log.warning("after-commit action of inbox %s failed", claimed.id, exc_info=True)
-        log.info("inbox %s (%s) %s", claimed.id, claimed.event, outcome)
+        log.info(
+            "inbox %s (%s) %s",
+            claimed.id,
+            claimed.event,
+            outcome,
+            extra={"inbox_id": claimed.id, "event": claimed.event},
+        )
         return Result(outcome)
