@@ -10,10 +10,11 @@ from typing import Any
 
 import click
 import httpx
+import prometheus_client
 import uvicorn
 from pydantic import ValidationError
 
-from service import logs
+from service import logs, metrics
 from service.config import Settings
 from service.devtools import send as sender
 from service.queue import broker as brokers
@@ -159,7 +160,13 @@ def web(host: str, port: int) -> None:
     show_default=True,
     help="Also re-enqueue unfinished inbox rows periodically.",
 )
-def worker(sweeper: bool) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    envvar="ZOOMHOOKS_WORKER_METRICS_PORT",
+    help="Serve this process's Prometheus metrics on 0.0.0.0:PORT/metrics.",
+)
+def worker(sweeper: bool, metrics_port: int | None) -> None:
     """Consume the queues of a real broker (BROKER_URL) until SIGTERM."""
     settings = load_settings()
     _configure_logging(settings)
@@ -169,6 +176,12 @@ def worker(sweeper: bool) -> None:
         )
     runtime = Runtime(settings)
     try:
+        if metrics_port is not None:
+            prometheus_client.start_http_server(
+                metrics_port,
+                addr="0.0.0.0",  # noqa: S104 - scraped by Prometheus from outside the pod
+                registry=metrics.REGISTRY,
+            )
         runtime.start_workers()
         if sweeper:
             runtime.sweeper.start()

@@ -19,6 +19,7 @@ from service.queue.sweeper import Sweeper
 from service.queue.worker import Workers
 from service.storage import db
 from service.storage.followups import Followups
+from service.storage.gauges import DatabaseCollector
 from service.storage.inbox import Inbox
 from service.storage.tokens import DatabaseTokenStore
 from service.web.app import Check, NotReady, create_app
@@ -99,6 +100,7 @@ class Runtime:
             max_body_bytes=self.settings.max_body_bytes,
             checks=self.checks(),
             priority=self.priority,
+            collectors=[DatabaseCollector(self.engine)],
         )
 
     def checks(self) -> dict[str, Check]:

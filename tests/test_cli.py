@@ -15,7 +15,15 @@ from sqlalchemy import create_engine, inspect, select, update
 from service.cli import main
 from service.storage.models import webhook_events
 from service.storage.types import utcnow
-from tests.support import SECRET, ZOOMHOOKS, event_body, signed_headers, start_serve, wait_until
+from tests.support import (
+    SECRET,
+    ZOOMHOOKS,
+    event_body,
+    free_port,
+    signed_headers,
+    start_serve,
+    wait_until,
+)
 
 
 def env_for(database_url: str, **extra: str) -> dict[str, str]:
@@ -56,8 +64,9 @@ def test_web_and_worker_processes_on_a_real_broker(
     subprocess.run([str(ZOOMHOOKS), "migrate"], env={**base, **env}, check=True, timeout=60)
     web = start_serve(tmp_path, env, name="web", command="web")
     log = (tmp_path / "worker.log").open("wb")
+    metrics_port = free_port()
     worker = subprocess.Popen(
-        [str(ZOOMHOOKS), "worker"],
+        [str(ZOOMHOOKS), "worker", "--metrics-port", str(metrics_port)],
         env={**base, **env},
         cwd=tmp_path,
         stdout=log,
@@ -71,6 +80,11 @@ def test_web_and_worker_processes_on_a_real_broker(
             )
             assert response.status_code == 200
         wait_until(lambda: statuses(postgres_url) == ["done"] * 30, timeout=30, interval=0.2)
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        assert (
+            'zoomhooks_events_processed_total{event="meeting.started",outcome="done"} 30.0'
+            in scraped
+        )
         # A row whose message was lost: the one-shot sweep re-enqueues it for the worker.
         engine = create_engine(postgres_url)
         with engine.begin() as conn:

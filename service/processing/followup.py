@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from service import metrics
 from service.processing import shape
 from service.processing.priority import DeliveriesFirst, NoPriority
 from service.storage import records
@@ -127,6 +128,7 @@ class FollowupRunner:
             self.jobs.reschedule(
                 job.id, at=at, error=str(exc), tracking_id=exc.tracking_id, count_attempt=False
             )
+            metrics.FOLLOWUPS.labels(job.resource, "rate_limited").inc()
             log.info(
                 "followup %s rate limited (%s), again at %s",
                 job.id,
@@ -139,6 +141,7 @@ class FollowupRunner:
             return self._zoom_error(job, exc)
         except SQLAlchemyError as exc:
             return self._retry(job, f"database: {type(exc).__name__}: {exc}", None)
+        metrics.FOLLOWUPS.labels(job.resource, "done").inc()
         log.info(
             "followup %s %s/%s stored %s rows",
             job.id,
@@ -191,6 +194,7 @@ class FollowupRunner:
             step = self.not_ready_retry.total_seconds() * (1 << min(job.attempts - 1, 20))
             at = utcnow() + timedelta(seconds=min(step, DEFAULT_NOT_READY_CAP))
             self.jobs.reschedule(job.id, at=at, error=str(exc), tracking_id=exc.tracking_id)
+            metrics.FOLLOWUPS.labels(job.resource, "not_ready").inc()
             log.info(
                 "followup %s: not ready at Zoom yet, again at %s",
                 job.id,
@@ -213,6 +217,7 @@ class FollowupRunner:
         delay = backoff_delay(job.attempts, DEFAULT_TRANSIENT_BASE, DEFAULT_TRANSIENT_CAP, self.rng)
         at = utcnow() + timedelta(seconds=delay)
         self.jobs.reschedule(job.id, at=at, error=error, tracking_id=tracking)
+        metrics.FOLLOWUPS.labels(job.resource, "retry").inc()
         log.warning(
             "followup %s attempt %s failed (%s); again at %s",
             job.id,
@@ -225,6 +230,7 @@ class FollowupRunner:
 
     def _end(self, job: Followup, status: str, error: str, tracking: str | None) -> None:
         self.jobs.end(job.id, status=status, error=error, tracking_id=tracking)
+        metrics.FOLLOWUPS.labels(job.resource, status).inc()
         log.warning(
             "followup %s %s/%s %s: %s",
             job.id,

@@ -34,6 +34,7 @@ class Accepted:
     inbox_id: int
     duplicate: bool
     enqueued: bool
+    event: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,9 @@ class Ingestor:
                 "zm_trackingid": new.zm_trackingid,
             },
         )
-        return Accepted(inbox_id=recorded.id, duplicate=recorded.duplicate, enqueued=enqueued)
+        return Accepted(
+            inbox_id=recorded.id, duplicate=recorded.duplicate, enqueued=enqueued, event=event.name
+        )
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

@@ -13,6 +13,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from service import metrics
+
 #: Longest a worker defers to deliveries before it goes ahead anyway (seconds).
 DEFAULT_MAX_DEFER = 0.5
 
@@ -39,6 +41,8 @@ class DeliveriesFirst:
     def defer(self) -> bool:
         """Wait until no delivery is in flight, at most `max_defer`; True if it got quiet."""
         with self._quiet:
+            if self._in_flight:
+                metrics.DEFERRALS.inc()
             return self._quiet.wait_for(lambda: not self._in_flight, self.max_defer)
 
     @property

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from enum import Enum
 
+from service import metrics
 from service.processing.handlers import Context, Handler, resolve
 from service.processing.priority import DeliveriesFirst, NoPriority
 from service.storage.inbox import Inbox
@@ -68,6 +69,7 @@ class Processor:
                 exc_info=not isinstance(exc, events.EventError),
             )
             self.inbox.fail(claimed.id, error, final=final)
+            metrics.EVENTS_PROCESSED.labels(claimed.event, "failed" if final else "retry").inc()
             if final:
                 return Result.FAILED
             raise RetryLater(error) from exc
@@ -77,6 +79,7 @@ class Processor:
             except Exception:
                 # Committed is what counts: the sweepers pick up whatever was not enqueued.
                 log.warning("after-commit action of inbox %s failed", claimed.id, exc_info=True)
+        metrics.EVENTS_PROCESSED.labels(claimed.event, outcome).inc()
         log.info(
             "inbox %s (%s) %s",
             claimed.id,

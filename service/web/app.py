@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -12,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from service import metrics
 from service.processing.ingest import Ingestor
 from service.processing.priority import DeliveriesFirst
 from service.web.webhooks import WebhookEndpoint, error
@@ -35,6 +38,7 @@ def create_app(
     max_body_bytes: int,
     checks: dict[str, Check],
     priority: DeliveriesFirst | None = None,
+    collectors: Sequence[Collector] = (),
 ) -> Starlette:
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -54,6 +58,10 @@ def create_app(
             {"status": "ready" if ready else "unavailable", "checks": results},
             status_code=200 if ready else 503,
         )
+
+    async def metrics_endpoint(_request: Request) -> Response:
+        body = await run_in_threadpool(metrics.exposition, *collectors)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     async def http_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -75,6 +83,7 @@ def create_app(
             ),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
         ],
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )

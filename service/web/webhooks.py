@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from service import metrics
 from service.processing.ingest import (
     Accepted,
     Ingestor,
@@ -58,28 +59,37 @@ class WebhookEndpoint:
     async def handle(self, request: Request) -> Response:
         # The whole request counts as in flight, reading and answering included: in one
         # process, background work waits for it (see service.processing.priority).
-        with self.priority.delivery():
+        with self.priority.delivery(), metrics.INGEST_SECONDS.time():
             return await self._handle(request)
 
     async def _handle(self, request: Request) -> Response:
         try:
             body = await read_body(request, self.max_body_bytes)
         except BodyTooLarge:
-            return error(413, f"body larger than {self.max_body_bytes} bytes")
+            return rejected(413, "too_large", f"body larger than {self.max_body_bytes} bytes")
         except ClientDisconnect:
-            return error(400, "client disconnected before the body was read")
+            return rejected(400, "not_an_event", "client disconnected before the body was read")
         try:
             result = await run_in_threadpool(self.ingestor.ingest, body, request.headers)
         except SignatureError as exc:
             log.info("webhook rejected: %s", exc.reason)
-            return error(401, exc.reason)
+            return rejected(401, "signature", exc.reason)
         except EventError as exc:
             log.info("webhook rejected: %s", exc)
-            return error(400, str(exc))
-        except (NotConfigured, StorageUnavailable) as exc:
-            return error(503, str(exc))
+            return rejected(400, "not_an_event", str(exc))
+        except NotConfigured as exc:
+            return rejected(503, "not_configured", str(exc))
+        except StorageUnavailable as exc:
+            return rejected(503, "unavailable", str(exc))
         if isinstance(result, Accepted):
+            counter = metrics.WEBHOOKS_DUPLICATE if result.duplicate else metrics.WEBHOOKS_RECEIVED
+            counter.labels(event=result.event).inc()
             return JSONResponse(
                 {"status": "duplicate" if result.duplicate else "accepted", "id": result.inbox_id}
             )
         return JSONResponse(result.response)
+
+
+def rejected(status: int, reason: str, message: str) -> JSONResponse:
+    metrics.WEBHOOKS_REJECTED.labels(reason=reason).inc()
+    return error(status, message)

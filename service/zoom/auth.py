@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 
+from service import metrics
+
 from .errors import Outcome
 from .exceptions import RateLimited, TokenUnavailable
 from .ratelimit import rate_limit_delay
@@ -167,6 +169,7 @@ class TokenManager:
         access_token = body.get("access_token")
         expires_in = body.get("expires_in")
         if response.status_code == 200 and isinstance(access_token, str) and access_token:
+            metrics.TOKEN_RENEWALS.inc()
             if not isinstance(expires_in, int | float) or isinstance(expires_in, bool):
                 expires_in = 3600
             log.info(

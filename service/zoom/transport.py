@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
+from service import metrics
+
 from .backoff import RetryPolicy
 from .errors import Outcome
 from .exceptions import ZoomAPIError
@@ -131,6 +133,7 @@ class Transport:
                     timeout=timeout or httpx.USE_CLIENT_DEFAULT,
                 )
             except httpx.TransportError as exc:
+                metrics.ZOOM_REQUESTS.labels(endpoint, "", "error").inc()
                 retry += 1
                 if retry > self.retry.max_retries:
                     raise ZoomAPIError(
@@ -141,6 +144,8 @@ class Transport:
                     ) from exc
                 self._wait(retry, endpoint, type(exc).__name__)
                 continue
+            category = response.headers.get("x-ratelimit-category", "")
+            metrics.ZOOM_REQUESTS.labels(endpoint, category, str(response.status_code)).inc()
             if response.status_code < 500 or retry >= self.retry.max_retries:
                 return response
             retry += 1

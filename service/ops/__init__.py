@@ -1,0 +1,19 @@
+"""Day-to-day operations from the command line: look at the inbox and the follow-up jobs,
+replay and retry them, and see whether the service keeps up.
+
+`service.cli` registers `COMMANDS` on its `main` group: `events` (list, show), `replay`,
+`followups` (list, retry) and `stats`.
+"""
+
+from __future__ import annotations
+
+import click
+
+from service.ops.commands.events import events
+from service.ops.commands.followups import followups
+from service.ops.commands.replay import replay
+from service.ops.commands.stats import stats
+
+COMMANDS: tuple[click.Command, ...] = (events, replay, followups, stats)
+
+__all__ = ["COMMANDS", "events", "followups", "replay", "stats"]

@@ -1,0 +1,1 @@
+"""The click commands; each module owns one top-level command or group."""

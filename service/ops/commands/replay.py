@@ -1,0 +1,135 @@
+"""`zoomhooks replay`: run inbox events again, one by id or every failed one in a range."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+
+from service.ops import output, session
+from service.ops.formatting import describe_range, plural
+from service.ops.handback import Handback, chunks
+from service.ops.options import check_range, json_option, range_options
+from service.ops.queries import events as queries
+from service.ops.queries.reset import reset_events
+
+#: Rows reset per transaction by `replay --failed`.
+BATCH = 500
+#: Statuses replayed without --force: a failure, or a row waiting already (a nudge).
+PLAIN = frozenset({"failed", "received"})
+#: Statuses that need --force: finished ones run their handler again; `processing` is held
+#: by a worker (or orphaned, which the sweeper would see to after the processing timeout).
+FORCED = frozenset({"done", "ignored", "processing"})
+
+SAFE = (
+    "handlers are idempotent upserts, so running it again updates its rows in place and "
+    "creates no duplicates"
+)
+
+
+@click.command()
+@click.argument("inbox_id", metavar="[ID]", required=False, type=click.IntRange(min=1))
+@click.option(
+    "--failed",
+    is_flag=True,
+    help="Replay every failed event received in the range (--since/--until; all without).",
+)
+@range_options("failed events received")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replay the event even if it is done, ignored or processing (its handler runs again).",
+)
+@click.option("--yes", "-y", is_flag=True, help="Replay --failed without asking first.")
+@json_option
+def replay(
+    inbox_id: int | None,
+    failed: bool,
+    since: datetime | None,
+    until: datetime | None,
+    force: bool,
+    yes: bool,
+    as_json: bool,
+) -> None:
+    """Put inbox events back to `received` (attempts 0) so that a worker processes them again.
+
+    With BROKER_URL set they are enqueued at once. Without it (the embedded default) they are
+    marked stale, and the sweeper of the running `zoomhooks serve` takes them.
+    """
+    if (inbox_id is None) == (not failed):
+        raise click.UsageError("give either an event ID or --failed")
+    if inbox_id is not None and (since or until):
+        raise click.UsageError("--since and --until go with --failed")
+    if failed and force:
+        raise click.UsageError("--force goes with one event ID; --failed replays failed events")
+    check_range(since, until)
+    if inbox_id is not None:
+        _replay_one(inbox_id, force=force, as_json=as_json)
+    else:
+        _replay_failed(since, until, yes=yes, as_json=as_json)
+
+
+def _replay_one(inbox_id: int, *, force: bool, as_json: bool) -> None:
+    with session.runtime() as runtime:
+        with runtime.engine.connect() as conn:
+            row = queries.get_event(conn, inbox_id)
+        if row is None:
+            raise click.ClickException(f"no inbox event with id {inbox_id}")
+        status = str(row["status"])
+        if status in FORCED and not force:
+            raise click.ClickException(
+                f"inbox event {inbox_id} ({row['event']}) is {status}: pass --force to run its "
+                f"handler again ({SAFE})"
+            )
+        with runtime.engine.begin() as conn:
+            reset = reset_events(conn, [inbox_id], from_statuses={status})
+        if not reset:
+            raise click.ClickException(
+                f"inbox event {inbox_id} changed while being replayed (no longer {status}); "
+                f"look again with `zoomhooks events show {inbox_id}`"
+            )
+        handback = Handback(runtime.settings, runtime.enqueue, noun="inbox event")
+        handback(reset)
+    remark = f"it was {status}; {SAFE}" if status in FORCED else f"it was {status}"
+    if as_json:
+        output.json_line({**handback.as_json(), "was": status, "event": row["event"]})
+    else:
+        output.show(output.text(f"Replaying inbox event {inbox_id} ({row['event']}): {remark}."))
+        output.note(handback.how(), style="yellow" if handback.ok else "bold red")
+    if not handback.ok:
+        raise SystemExit(1)
+
+
+def _replay_failed(
+    since: datetime | None, until: datetime | None, *, yes: bool, as_json: bool
+) -> None:
+    span = describe_range(since, until, verb="received")
+    with session.runtime() as runtime:
+        with runtime.engine.connect() as conn:
+            ids = queries.failed_ids(conn, since=since, until=until)
+        if not ids:
+            output.nothing(f"no failed inbox events{span}")
+        if not yes:
+            click.confirm(
+                f"Replay {plural(len(ids), 'failed inbox event')}{span}?",
+                abort=True,
+                err=True,
+            )
+        handback = Handback(runtime.settings, runtime.enqueue, noun="inbox event")
+        with output.progress(len(ids), label="replaying", enabled=not as_json) as advance:
+            for batch in chunks(ids, BATCH):
+                with runtime.engine.begin() as conn:
+                    handback(reset_events(conn, batch, from_statuses={"failed"}))
+                advance(len(batch))
+    skipped = len(ids) - len(handback.reset)
+    if as_json:
+        output.json_line({**handback.as_json(), "matched": len(ids), "changed_meanwhile": skipped})
+    else:
+        output.show(
+            output.text(f"Replaying {plural(len(handback.reset), 'failed inbox event')}{span}.")
+        )
+        if skipped:
+            output.note(f"{skipped} of them changed meanwhile (no longer failed) and were left.")
+        output.note(handback.how(), style="yellow" if handback.ok else "bold red")
+    if not handback.ok or not handback.reset:
+        raise SystemExit(1)

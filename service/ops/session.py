@@ -1,0 +1,68 @@
+"""Opening the database (or the whole runtime) for one ops command, with readable failures.
+
+The ops commands run as their own short process beside `serve`/`worker`, from the same
+environment (DATABASE_URL, BROKER_URL, ...). Database errors become one line that names the
+database, never its password.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from service import logs
+from service.config import Settings
+from service.runtime import Runtime
+from service.storage import db
+
+
+def settings() -> Settings:
+    # Imported here: service.cli registers these commands, so it imports this package first.
+    from service.cli import load_settings
+
+    loaded = load_settings()
+    logs.configure(loaded.log_level)
+    return loaded
+
+
+def describe(engine: Engine) -> str:
+    """The database, safe to print: `postgresql+psycopg://zh:***@db:5432/zoomhooks`."""
+    return engine.url.render_as_string(hide_password=True)
+
+
+def database_error(engine: Engine, exc: SQLAlchemyError) -> click.ClickException:
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines()
+    first = lines[0] if lines else type(original).__name__
+    message = f"database error on {describe(engine)}: {first}"
+    if "no such table" in first or ("relation" in first and "does not exist" in first):
+        message += " (run `zoomhooks migrate` first)"
+    return click.ClickException(message)
+
+
+@contextmanager
+def engine() -> Iterator[Engine]:
+    """An engine on DATABASE_URL, for the commands that only read or update rows."""
+    made = db.create(settings().database)
+    try:
+        yield made
+    except SQLAlchemyError as exc:
+        raise database_error(made, exc) from None
+    finally:
+        made.dispose()
+
+
+@contextmanager
+def runtime() -> Iterator[Runtime]:
+    """The runtime, for the commands that enqueue (its broker is BROKER_URL's)."""
+    made = Runtime(settings())
+    try:
+        yield made
+    except SQLAlchemyError as exc:
+        raise database_error(made.engine, exc) from None
+    finally:
+        made.close()

@@ -1,0 +1,112 @@
+"""/metrics moves as events flow: scrape, act, scrape again, compare."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from service.devtools.fakezoom import RunningFake
+from tests.conftest import MakeRuntime
+from tests.support import event_body, live_server, signed_headers, wait_until
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(url: str) -> Samples:
+    response = httpx.get(f"{url}/metrics", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def delta(before: Samples, after: Samples, name: str, **labels: str) -> float:
+    return value(after, name, **labels) - value(before, name, **labels)
+
+
+def test_webhook_counters_latency_and_backlog(make_runtime: MakeRuntime, database_url: str) -> None:
+    runtime = make_runtime(database_url=database_url, max_body_bytes=2048)
+    body = event_body("meeting.started", {"id": "1", "uuid": "m=="}, event_ts=1)
+    with live_server(runtime.web_app()) as url:
+        before = scrape(url)
+        post: Any = lambda b, h: httpx.post(f"{url}/webhooks/zoom", content=b, headers=h)  # noqa: E731
+        assert post(body, signed_headers(body)).status_code == 200
+        assert post(body, signed_headers(body)).status_code == 200  # a redelivery
+        assert post(body, {"x-zm-signature": "v0=00"}).status_code == 401
+        assert post(b"[]", signed_headers(b"[]")).status_code == 400
+        huge = b"x" * 4096
+        assert post(huge, signed_headers(huge)).status_code == 413
+        after = scrape(url)
+    assert delta(before, after, "zoomhooks_webhooks_received_total", event="meeting.started") == 1
+    assert delta(before, after, "zoomhooks_webhooks_duplicate_total", event="meeting.started") == 1
+    for reason in ("signature", "not_an_event", "too_large"):
+        assert delta(before, after, "zoomhooks_webhooks_rejected_total", reason=reason) == 1
+    assert delta(before, after, "zoomhooks_ingest_seconds_count") == 5
+    assert value(after, "zoomhooks_inbox_events", status="received") == 1
+    assert value(after, "zoomhooks_inbox_oldest_unfinished_age_seconds") >= 0
+    runtime.start_workers()
+    wait_until(lambda: runtime.inbox.counts() == {"done": 1})
+    with live_server(runtime.web_app()) as url:
+        done = scrape(url)
+    assert (
+        delta(
+            after, done, "zoomhooks_events_processed_total", event="meeting.started", outcome="done"
+        )
+        == 1
+    )
+    assert value(done, "zoomhooks_inbox_events", status="done") == 1
+    assert value(done, "zoomhooks_inbox_oldest_unfinished_age_seconds") == 0
+
+
+def test_followup_and_zoom_counters(
+    make_runtime: MakeRuntime, zoom_settings: dict[str, Any], fake_zoom: RunningFake
+) -> None:
+    runtime = make_runtime(**zoom_settings)
+    inst = fake_zoom.fake.world.add_webinar(81234567890, participants=350, absentees=1)
+    fake_zoom.fake.faults.rate_limit("/v2/past_webinars/*/participants", count=1, retry_after="1")
+    with live_server(runtime.web_app()) as url:
+        before = scrape(url)
+        runtime.start_workers()
+        body = event_body("webinar.ended", {"id": str(inst.id), "uuid": inst.uuid}, event_ts=3)
+        runtime.ingestor.ingest(body, signed_headers(body))
+        wait_until(
+            lambda: (
+                {s for _, s in runtime.followups.counts()} == {"done"}
+                and sum(runtime.followups.counts().values()) == 4
+            ),
+            timeout=30,
+        )
+        after = scrape(url)
+    assert (
+        delta(before, after, "zoomhooks_followups_total", resource="participants", outcome="done")
+        == 1
+    )
+    assert (
+        delta(
+            before,
+            after,
+            "zoomhooks_followups_total",
+            resource="participants",
+            outcome="rate_limited",
+        )
+        == 1
+    )
+    assert delta(before, after, "zoomhooks_zoom_token_renewals_total") == 1
+    statuses = {
+        labels: v - before.get((name, labels), 0)
+        for (name, labels), v in after.items()
+        if name == "zoomhooks_zoom_requests_total"
+        and ("endpoint", "past_webinar_participants") in labels
+    }
+    by_status = {dict(labels)["status"]: n for labels, n in statuses.items() if n}
+    assert by_status == {"429": 1, "200": 2}
+    assert value(after, "zoomhooks_followups_jobs", resource="participants", status="done") == 1
