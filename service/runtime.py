@@ -9,6 +9,7 @@ import dramatiq
 from starlette.applications import Starlette
 
 from service.config import Settings
+from service.processing.backfill import Backfiller
 from service.processing.followup import FollowupRunner
 from service.processing.ingest import Ingestor
 from service.processing.live import LiveHandlers
@@ -79,6 +80,12 @@ class Runtime:
             sweep_after=timedelta(seconds=settings.sweep_after_seconds),
             processing_timeout=processing_timeout,
             interval_seconds=settings.sweep_interval_seconds,
+        )
+        self.backfiller = Backfiller(
+            self.engine,
+            self.followups,
+            lambda _account_id: self.zoom,
+            account_id=settings.zoom_account_id,
         )
         self._workers: Workers | None = None
 

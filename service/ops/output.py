@@ -72,12 +72,13 @@ def table(
 def show(*renderables: RenderableType) -> None:
     out = console()
     for renderable in renderables:
-        out.print(renderable)
+        # A line of prose is left to the terminal to wrap, so a pipe gets it whole.
+        out.print(renderable, soft_wrap=isinstance(renderable, Text))
 
 
 def note(message: str, *, style: str = "yellow", stderr: bool = False) -> None:
     """A remark for the operator (in --json mode, remarks go inside the JSON instead)."""
-    console(stderr=stderr).print(Text(message, style=style))
+    console(stderr=stderr).print(Text(message, style=style), soft_wrap=True)
 
 
 def status_style(status: str) -> str:

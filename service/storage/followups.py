@@ -48,7 +48,7 @@ class Followups:
         kind: str,
         resources: Sequence[str],
         account_id: str | None,
-        inbox_id: int,
+        inbox_id: int | None,
         first_attempt_at: datetime,
     ) -> list[tuple[int, datetime]]:
         """Create the jobs not created yet (inside the handler's transaction).

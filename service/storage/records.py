@@ -60,7 +60,7 @@ def _instance_upsert(dialect: str) -> Insert:
     }
     updates = {
         **merged,
-        "inbox_id": insert.excluded.inbox_id,
+        "inbox_id": func.coalesce(insert.excluded.inbox_id, instances.c.inbox_id),
         "updated_at": insert.excluded.updated_at,
     }
     return insert.on_conflict_do_update(index_elements=["uuid"], set_=updates)  # type: ignore[no-any-return]
@@ -103,7 +103,7 @@ def _fetched_upsert(dialect: str, resource: str) -> Insert:
     )
 
 
-def upsert_instance(conn: Connection, row: Row, inbox_id: int) -> None:
+def upsert_instance(conn: Connection, row: Row, inbox_id: int | None) -> None:
     now = utcnow()
     values = dict.fromkeys(_columns(instances))
     values.update(row, inbox_id=inbox_id, created_at=now, updated_at=now)

@@ -1,0 +1,140 @@
+"""Backfill and reconcile: follow-ups for instances whose `*.ended` never reached us.
+
+Zoom drops a delivery after ~85 minutes of retries, and an outage can be longer. Zoom's
+past-instances endpoints say which instances exist; an instance with no `followups` rows is
+a gap, and backfilling creates its jobs exactly as `*.ended` would have (without an inbox
+event, so `inbox_id` is NULL on everything it produces).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+
+from service.processing.live import FOLLOWUP_RESOURCES
+from service.processing.shape import zoom_time
+from service.storage import records
+from service.storage.followups import Followups
+from service.storage.models import followups, instances, registrants
+from service.storage.types import utcnow
+from service.zoom import ZoomClient
+
+KINDS = tuple(FOLLOWUP_RESOURCES)
+
+
+@dataclass(frozen=True, slots=True)
+class PastInstance:
+    kind: str
+    uuid: str
+    zoom_id: int | None = None
+    start_time: datetime | None = None
+
+
+class Backfiller:
+    def __init__(
+        self,
+        engine: Engine,
+        jobs: Followups,
+        client_for: Callable[[str | None], ZoomClient | None],
+        *,
+        account_id: str | None,
+    ) -> None:
+        self.engine = engine
+        self.jobs = jobs
+        self.client_for = client_for
+        self.account_id = account_id
+
+    def _client(self) -> ZoomClient:
+        client = self.client_for(self.account_id)
+        if client is None:
+            raise LookupError(
+                "Zoom API credentials are not configured: set ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID "
+                "and ZOOM_CLIENT_SECRET"
+            )
+        return client
+
+    def instances(self, kind: str, id_or_uuid: str) -> list[PastInstance]:
+        """A numeric id: every past instance Zoom lists for it. Anything else: that UUID."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+        if not id_or_uuid.isdigit():
+            return [PastInstance(kind, id_or_uuid)]
+        client = self._client()
+        listing = (
+            client.past_webinar_instances(id_or_uuid)
+            if kind == "webinar"
+            else client.past_meeting_instances(id_or_uuid)
+        )
+        return [
+            PastInstance(kind, str(r["uuid"]), int(id_or_uuid), zoom_time(r.get("start_time")))
+            for r in listing.records
+            if r.get("uuid")
+        ]
+
+    def known_ids(self, kind: str) -> list[int]:
+        """The meeting or webinar numbers this database has seen, to reconcile by default."""
+        with self.engine.connect() as conn:
+            ids = set(
+                conn.execute(
+                    select(instances.c.zoom_id).where(
+                        instances.c.kind == kind, instances.c.zoom_id.is_not(None)
+                    )
+                ).scalars()
+            )
+            if kind == "webinar":
+                ids |= set(conn.execute(select(registrants.c.webinar_id)).scalars())
+        return sorted(ids)
+
+    def gaps(
+        self, found: Iterable[PastInstance], *, since: datetime | None = None
+    ) -> list[PastInstance]:
+        """The instances (started at or after `since`) that have no follow-up job at all."""
+        candidates = [
+            i for i in found if since is None or i.start_time is None or i.start_time >= since
+        ]
+        if not candidates:
+            return []
+        with self.engine.connect() as conn:
+            covered = set(
+                conn.execute(
+                    select(followups.c.instance_uuid).where(
+                        followups.c.instance_uuid.in_([i.uuid for i in candidates])
+                    )
+                ).scalars()
+            )
+        return [i for i in candidates if i.uuid not in covered]
+
+    def create(self, instance: PastInstance) -> list[int]:
+        """The instance's row and its follow-up jobs, due now; ids of the jobs created."""
+        row = {
+            "uuid": instance.uuid,
+            "zoom_id": instance.zoom_id,
+            "kind": instance.kind,
+            "account_id": self.account_id,
+            "start_time": instance.start_time,
+        }
+        with self.engine.begin() as conn:
+            records.upsert_instance(conn, row, None)
+            created = self.jobs.create(
+                conn,
+                instance_uuid=instance.uuid,
+                kind=instance.kind,
+                resources=FOLLOWUP_RESOURCES[instance.kind],
+                account_id=self.account_id,
+                inbox_id=None,
+                first_attempt_at=utcnow(),
+            )
+        return [job_id for job_id, _ in created]
+
+    def jobs_of(self, uuids: Sequence[str]) -> list[int]:
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(followups.c.id)
+                    .where(followups.c.instance_uuid.in_(list(uuids)))
+                    .order_by(followups.c.id)
+                ).scalars()
+            )
