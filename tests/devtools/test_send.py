@@ -75,6 +75,8 @@ def test_send_reaches_a_running_service(make_runtime: MakeRuntime) -> None:
         assert wrong.exit_code == 1
         assert "HTTP 401" in wrong.output
     assert runtime.inbox.counts() == {"received": 1}
+    runtime.start_workers()
+    wait_until(lambda: runtime.inbox.counts() == {"done": 1})
 
 
 def test_send_says_what_is_missing() -> None:
