@@ -108,6 +108,9 @@ class Runtime:
             checks=self.checks(),
             priority=self.priority,
             collectors=[DatabaseCollector(self.engine)],
+            # A delivery whose enqueue fails is still stored and answered 200 (the sweeper
+            # enqueues it later), so a broker outage must not take web pods out of rotation.
+            advisory={"broker"},
         )
 
     def checks(self) -> dict[str, Check]:

@@ -12,27 +12,15 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from service.config import Settings
 from service.ops.formatting import duration, plural
+from service.ops.session import scrub
 from service.storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[int], None]
-
-
-def redact(message: str, settings: Settings) -> str:
-    """`message` without BROKER_URL's password (or the whole URL), should it contain them."""
-    if settings.broker_url is None:
-        return message
-    url = settings.broker_url.get_secret_value()
-    password = urlsplit(url).password
-    for secret in (url, password):
-        if secret:
-            message = message.replace(secret, "***")
-    return message
 
 
 class Handback:
@@ -59,7 +47,7 @@ class Handback:
                 self.send(row_id)
             except Exception as exc:
                 # The rest stay reset and stale: a sweeper takes them.
-                self.error = redact(f"{type(exc).__name__}: {exc}", self.settings)
+                self.error = scrub(f"{type(exc).__name__}: {exc}", self.settings)
                 log.debug("enqueue of %s %s failed", self.noun, row_id, exc_info=True)
                 continue
             self.enqueued.append(row_id)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import SQLAlchemyError
 
 from service import logs
@@ -25,8 +25,13 @@ def settings() -> Settings:
     from service.cli import load_settings
 
     loaded = load_settings()
-    logs.configure(loaded.log_level)
+    logs.configure(loaded.log_level, fmt=loaded.log_format, secrets=loaded.secret_values())
     return loaded
+
+
+def scrub(text: str, settings: Settings) -> str:
+    """`text` without any secret this process knows (passwords in URLs included)."""
+    return logs.Redactor(settings.secret_values()).scrub(text)
 
 
 def describe(engine: Engine) -> str:
@@ -34,10 +39,12 @@ def describe(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
-def database_error(engine: Engine, exc: SQLAlchemyError) -> click.ClickException:
+def database_error(
+    engine: Engine, exc: SQLAlchemyError, settings: Settings
+) -> click.ClickException:
     original = getattr(exc, "orig", None) or exc
     lines = str(original).strip().splitlines()
-    first = lines[0] if lines else type(original).__name__
+    first = scrub(lines[0], settings) if lines else type(original).__name__
     message = f"database error on {describe(engine)}: {first}"
     if "no such table" in first or ("relation" in first and "does not exist" in first):
         message += " (run `zoomhooks migrate` first)"
@@ -45,13 +52,21 @@ def database_error(engine: Engine, exc: SQLAlchemyError) -> click.ClickException
 
 
 @contextmanager
-def engine() -> Iterator[Engine]:
-    """An engine on DATABASE_URL, for the commands that only read or update rows."""
-    made = db.create(settings().database)
+def reader() -> Iterator[Engine]:
+    """An engine on DATABASE_URL for the commands that only read.
+
+    On SQLite it does not take the write lock at BEGIN, as the service's engine does: a long
+    count would otherwise hold up the webhooks a running `serve` commits meanwhile. (With WAL,
+    readers and the writer do not wait for each other.)
+    """
+    loaded = settings()
+    made = db.create(loaded.database)
+    if event.contains(made, "begin", db._sqlite_begin_immediate):
+        event.remove(made, "begin", db._sqlite_begin_immediate)
     try:
         yield made
     except SQLAlchemyError as exc:
-        raise database_error(made, exc) from None
+        raise database_error(made, exc, loaded) from None
     finally:
         made.dispose()
 
@@ -63,6 +78,6 @@ def runtime() -> Iterator[Runtime]:
     try:
         yield made
     except SQLAlchemyError as exc:
-        raise database_error(made.engine, exc) from None
+        raise database_error(made.engine, exc, made.settings) from None
     finally:
         made.close()

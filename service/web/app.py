@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
@@ -39,7 +39,10 @@ def create_app(
     checks: dict[str, Check],
     priority: DeliveriesFirst | None = None,
     collectors: Sequence[Collector] = (),
+    advisory: Collection[str] = (),
 ) -> Starlette:
+    """`advisory` checks are reported by /readyz but do not make it fail."""
+
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -53,9 +56,11 @@ def create_app(
                 results[name] = f"unavailable: {exc}"
             except Exception as exc:
                 results[name] = f"unavailable: {type(exc).__name__}"
-        ready = all(value == "ok" for value in results.values())
+        ready = all(value == "ok" for name, value in results.items() if name not in advisory)
+        degraded = ready and any(value != "ok" for value in results.values())
+        status = "degraded" if degraded else "ready" if ready else "unavailable"
         return JSONResponse(
-            {"status": "ready" if ready else "unavailable", "checks": results},
+            {"status": status, "checks": results},
             status_code=200 if ready else 503,
         )
 

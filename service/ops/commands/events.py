@@ -59,7 +59,7 @@ def list_events(
     wanted = EventFilter(
         status=status, event=event_type, since=since, until=until, instance=instance
     )
-    with session.engine() as engine, engine.connect() as conn:
+    with session.reader() as engine, engine.connect() as conn:
         rows = queries.list_events(conn, wanted, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
@@ -115,7 +115,7 @@ def _body(raw: str) -> Any:
 @json_option
 def show_event(inbox_id: int, as_json: bool) -> None:
     """Show one inbox event: every column, its body, and what it produced."""
-    with session.engine() as engine, engine.connect() as conn:
+    with session.reader() as engine, engine.connect() as conn:
         row = queries.get_event(conn, inbox_id)
         if row is None:
             raise click.ClickException(f"no inbox event with id {inbox_id}")

@@ -50,7 +50,7 @@ def list_followups(
 ) -> None:
     """List follow-up jobs, newest first."""
     wanted = FollowupFilter(status=status, resource=resource, instance=instance)
-    with session.engine() as engine, engine.connect() as conn:
+    with session.reader() as engine, engine.connect() as conn:
         rows = queries.list_followups(conn, wanted, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]

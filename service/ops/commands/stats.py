@@ -20,7 +20,7 @@ from service.storage.types import utcnow
 @json_option
 def stats(as_json: bool) -> None:
     """Inbox backlog and lag, recent volume, top failures, follow-ups by resource and status."""
-    with session.engine() as engine, engine.connect() as conn:
+    with session.reader() as engine, engine.connect() as conn:
         found = collect(conn, now=utcnow())
     if as_json:
         output.json_line(as_dict(found))
