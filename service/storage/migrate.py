@@ -6,9 +6,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 _PACKAGE = Path(__file__).resolve().parent.parent
+#: PostgreSQL advisory lock taken while migrating (an arbitrary constant, "zhmigrat" in hex-ish).
+MIGRATION_LOCK_KEY = 0x7A686D69
 
 
 def script_location() -> Path:
@@ -29,5 +31,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database at `engine` to `revision` on one connection of that engine."""
     config = alembic_config()
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Two overlapping deploys (or a Job retried while the first still runs) queue here
+            # instead of racing on CREATE TABLE; the lock ends with the transaction.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
