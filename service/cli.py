@@ -6,24 +6,19 @@ import logging
 import signal
 import sys
 import threading
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 import httpx
 import prometheus_client
 import uvicorn
-from pydantic import ValidationError
-from rich.progress import Progress
 
-from service import logs, metrics
+from service import boot, metrics, ops
 from service.config import Settings
 from service.devtools import send as sender
 from service.queue import broker as brokers
 from service.runtime import Runtime
 from service.storage import migrate as migrations
-from service.storage.types import utcnow
-from service.zoom import ZoomAPIError
 
 log = logging.getLogger("zoomhooks")
 
@@ -31,20 +26,6 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 #: How long uvicorn lets requests in flight finish on shutdown (seconds).
 DEFAULT_GRACEFUL_SHUTDOWN = 10
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
-        raise click.ClickException(f"invalid configuration: {problems}") from None
-
-
-def _configure_logging(settings: Settings) -> None:
-    logs.configure(settings.log_level, fmt=settings.log_format, secrets=settings.secret_values())
 
 
 def _wait_for_signal() -> None:
@@ -66,8 +47,7 @@ def main() -> None:
 @main.command()
 def migrate() -> None:
     """Bring the database schema to the newest revision."""
-    settings = load_settings()
-    _configure_logging(settings)
+    settings = boot.start()
     runtime = Runtime(settings)
     try:
         migrations.upgrade(runtime.engine)
@@ -121,8 +101,7 @@ port_option = click.option(
 @port_option
 def serve(host: str, port: int) -> None:
     """Migrate, then serve HTTP; without BROKER_URL also run the worker and sweeper in-process."""
-    settings = load_settings()
-    _configure_logging(settings)
+    settings = boot.start()
     runtime = Runtime(settings)
     try:
         migrations.upgrade(runtime.engine)
@@ -142,8 +121,7 @@ def web(host: str, port: int) -> None:
 
     It does not migrate: run `zoomhooks migrate` once per deploy, before the web processes.
     """
-    settings = load_settings()
-    _configure_logging(settings)
+    settings = boot.start()
     if settings.embedded:
         raise click.ClickException(
             "BROKER_URL is not set: nothing would process the events; use `zoomhooks serve` "
@@ -172,8 +150,7 @@ def web(host: str, port: int) -> None:
 )
 def worker(sweeper: bool, metrics_port: int | None) -> None:
     """Consume the queues of a real broker (BROKER_URL) until SIGTERM."""
-    settings = load_settings()
-    _configure_logging(settings)
+    settings = boot.start()
     if settings.embedded:
         raise click.ClickException(
             "BROKER_URL is not set: the embedded broker lives inside `zoomhooks serve`"
@@ -200,8 +177,7 @@ def worker(sweeper: bool, metrics_port: int | None) -> None:
 @click.option("--loop", is_flag=True, help="Keep sweeping every ZOOMHOOKS_SWEEP_INTERVAL_SECONDS.")
 def sweep(loop: bool) -> None:
     """Re-enqueue inbox rows left unfinished past their timeout."""
-    settings = load_settings()
-    _configure_logging(settings)
+    settings = boot.start()
     if settings.embedded:
         raise click.ClickException(
             "BROKER_URL is not set: the embedded sweeper runs inside `zoomhooks serve`"
@@ -258,11 +234,11 @@ def dev(host: str, port: int) -> None:
     """The embedded service with a local fake Zoom API: the whole flow, no Zoom account."""
     from service.devtools import dev as devtools
 
-    explicit = load_settings().model_fields_set
+    explicit = boot.load_settings().model_fields_set
     with devtools.fake_zoom() as fake:
         overrides = devtools.settings_overrides(fake, explicit)
         settings = Settings(**{**overrides, "BROKER_URL": None})
-        _configure_logging(settings)
+        boot.configure_logging(settings)
         runtime = Runtime(settings)
         try:
             migrations.upgrade(runtime.engine)
@@ -280,106 +256,8 @@ def dev(host: str, port: int) -> None:
             runtime.close()
 
 
-def _run_jobs(runtime: Runtime, job_ids: list[int], *, enqueue: bool) -> None:
-    """Run follow-up jobs here and now, or hand them to the workers of a real broker."""
-    if enqueue:
-        if runtime.settings.embedded:
-            raise click.ClickException(
-                "--enqueue needs a real broker (BROKER_URL); without one the jobs run here"
-            )
-        for job_id in job_ids:
-            runtime.schedule_followup(job_id, utcnow())
-        click.echo(f"enqueued {len(job_ids)} follow-up jobs for the workers")
-        return
-    later = 0
-    with Progress(transient=True) as progress:
-        task = progress.add_task("follow-ups", total=len(job_ids))
-        for job_id in job_ids:
-            if runtime.runner.run(job_id) is not None:
-                later += 1
-            progress.advance(task)
-    counts = runtime.followups.counts()
-    click.echo(
-        "follow-ups now: "
-        + ", ".join(f"{resource} {status} {n}" for (resource, status), n in sorted(counts.items()))
-    )
-    if later:
-        click.echo(f"{later} must wait (Zoom not ready or rate limited); the sweeper retries them")
-
-
-kind_argument = click.argument("kind", type=click.Choice(["webinar", "meeting"]))
-
-
-@main.command()
-@kind_argument
-@click.argument("id_or_uuid")
-@click.option(
-    "--enqueue", is_flag=True, help="Hand the jobs to the workers instead of running them here."
-)
-def backfill(kind: str, id_or_uuid: str, enqueue: bool) -> None:
-    """Fetch participants, Q&A, polls (and absentees) of a past instance, on demand.
-
-    ID_OR_UUID: an instance UUID, or a meeting/webinar number for every past instance of it.
-    For when Zoom gave up on a webhook, or the service was down longer than Zoom retries.
-    """
-    settings = load_settings()
-    _configure_logging(settings)
-    runtime = Runtime(settings)
-    try:
-        migrations.upgrade(runtime.engine)
-        try:
-            found = runtime.backfiller.instances(kind, id_or_uuid)
-        except (LookupError, ValueError, ZoomAPIError) as exc:
-            raise click.ClickException(str(exc)) from None
-        if not found:
-            raise click.ClickException(f"Zoom lists no past instance of {kind} {id_or_uuid}")
-        for instance in found:
-            created = runtime.backfiller.create(instance)
-            click.echo(f"{kind} {instance.uuid}: {len(created) or 'no'} new follow-up jobs")
-        _run_jobs(runtime, runtime.backfiller.jobs_of([i.uuid for i in found]), enqueue=enqueue)
-    finally:
-        runtime.close()
-
-
-@main.command()
-@click.option("--since", required=True, type=click.DateTime(), help="UTC date or date-time.")
-@click.option("--webinar", "webinars", multiple=True, type=int, help="Also check this webinar.")
-@click.option("--meeting", "meetings", multiple=True, type=int, help="Also check this meeting.")
-@click.option("--dry-run", is_flag=True, help="Print the gaps; change nothing.")
-@click.option("--enqueue", is_flag=True, help="Hand the jobs to the workers instead.")
-def reconcile(
-    since: datetime,
-    webinars: tuple[int, ...],
-    meetings: tuple[int, ...],
-    dry_run: bool,
-    enqueue: bool,
-) -> None:
-    """Compare Zoom's past instances with what webhooks produced, and backfill the gaps.
-
-    Checks every meeting and webinar number this database has seen, plus those given.
-    """
-    settings = load_settings()
-    _configure_logging(settings)
-    runtime = Runtime(settings)
-    cutoff = since.replace(tzinfo=UTC) if since.tzinfo is None else since
-    try:
-        migrations.upgrade(runtime.engine)
-        gaps = []
-        for kind, extra in (("webinar", webinars), ("meeting", meetings)):
-            for ident in sorted({*runtime.backfiller.known_ids(kind), *extra}):
-                try:
-                    found = runtime.backfiller.instances(kind, str(ident))
-                except (LookupError, ZoomAPIError) as exc:
-                    raise click.ClickException(f"{kind} {ident}: {exc}") from None
-                gaps += runtime.backfiller.gaps(found, since=cutoff)
-        for gap in gaps:
-            click.echo(f"gap: {gap.kind} {gap.zoom_id} {gap.uuid} started {gap.start_time}")
-        click.echo(f"{len(gaps)} instances since {cutoff:%Y-%m-%d %H:%M} have no follow-ups")
-        if gaps and not dry_run:
-            created = [job for gap in gaps for job in runtime.backfiller.create(gap)]
-            _run_jobs(runtime, created, enqueue=enqueue)
-    finally:
-        runtime.close()
+for _command in ops.COMMANDS:
+    main.add_command(_command)
 
 
 if __name__ == "__main__":

@@ -2,18 +2,19 @@
 replay and retry them, and see whether the service keeps up.
 
 `service.cli` registers `COMMANDS` on its `main` group: `events` (list, show), `replay`,
-`followups` (list, retry) and `stats`.
+`followups` (list, retry), `stats`, `backfill` and `reconcile`.
 """
 
 from __future__ import annotations
 
 import click
 
+from service.ops.commands.backfill import backfill, reconcile
 from service.ops.commands.events import events
 from service.ops.commands.followups import followups
 from service.ops.commands.replay import replay
 from service.ops.commands.stats import stats
 
-COMMANDS: tuple[click.Command, ...] = (events, replay, followups, stats)
+COMMANDS: tuple[click.Command, ...] = (events, replay, followups, stats, backfill, reconcile)
 
-__all__ = ["COMMANDS", "events", "followups", "replay", "stats"]
+__all__ = ["COMMANDS", "backfill", "events", "followups", "reconcile", "replay", "stats"]

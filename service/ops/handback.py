@@ -3,7 +3,9 @@
 With a real broker (BROKER_URL set), each row is enqueued at once. With the embedded broker,
 the queue lives in the memory of `zoomhooks serve`, another process this command cannot
 reach: the rows are left stale (see `queries.reset`), and serve's sweeper enqueues them at its
-next round. Either way the rows are stale, so if an enqueue fails, a sweeper still takes them.
+next round. Either way the rows are stale, so if an enqueue fails, a sweeper still takes them
+(and should a sweeper send a second message for a row just enqueued, the worker's claim, a
+compare-and-set, absorbs it).
 """
 
 from __future__ import annotations

@@ -11,22 +11,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from service import logs
+from service import boot, logs
 from service.config import Settings
 from service.runtime import Runtime
 from service.storage import db
 
 
 def settings() -> Settings:
-    # Imported here: service.cli registers these commands, so it imports this package first.
-    from service.cli import load_settings
-
-    loaded = load_settings()
-    logs.configure(loaded.log_level, fmt=loaded.log_format, secrets=loaded.secret_values())
-    return loaded
+    return boot.start()
 
 
 def scrub(text: str, settings: Settings) -> str:
@@ -60,9 +55,7 @@ def reader() -> Iterator[Engine]:
     readers and the writer do not wait for each other.)
     """
     loaded = settings()
-    made = db.create(loaded.database)
-    if event.contains(made, "begin", db._sqlite_begin_immediate):
-        event.remove(made, "begin", db._sqlite_begin_immediate)
+    made = db.create(loaded.database, read_only=True)
     try:
         yield made
     except SQLAlchemyError as exc:

@@ -37,8 +37,12 @@ def _sqlite_begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
-    """An engine for `url`; SQLite files get their directory created and durable pragmas."""
+def create(url: str, *, pool_size: int = DEFAULT_POOL_SIZE, read_only: bool = False) -> Engine:
+    """An engine for `url`; SQLite files get their directory created and durable pragmas.
+
+    `read_only` (for inspection commands beside a running service): SQLite transactions do not
+    take the write lock at BEGIN, so a long read never holds up the service's commits.
+    """
     parsed = parse_database_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
@@ -64,7 +68,8 @@ def create(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
             ),
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        if not read_only:
+            event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql":

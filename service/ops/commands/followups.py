@@ -19,9 +19,8 @@ from service.storage.types import utcnow
 
 #: Jobs reset per transaction by `retry --failed`.
 BATCH = 500
-#: Retried without --force: a failure, or a job waiting already (made due now).
-PLAIN = frozenset({"failed", "pending"})
-#: Need --force: finished ones are fetched again; `running` is held by a worker.
+#: `failed` and `pending` (made due now) jobs are retried as asked; these need --force. A
+#: finished job is fetched again; a `running` one is held by a worker.
 FORCED = frozenset({"done", "not_applicable", "running"})
 
 SAFE = "fetched rows are upserted, so fetching again updates them in place, with no duplicates"

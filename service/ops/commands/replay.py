@@ -15,10 +15,9 @@ from service.ops.queries.reset import reset_events
 
 #: Rows reset per transaction by `replay --failed`.
 BATCH = 500
-#: Statuses replayed without --force: a failure, or a row waiting already (a nudge).
-PLAIN = frozenset({"failed", "received"})
-#: Statuses that need --force: finished ones run their handler again; `processing` is held
-#: by a worker (or orphaned, which the sweeper would see to after the processing timeout).
+#: `failed` and `received` (a nudge) rows are replayed as asked; these need --force. A
+#: finished row runs its handler again; a `processing` one is held by a worker (or orphaned,
+#: which the sweeper sees to after the processing timeout).
 FORCED = frozenset({"done", "ignored", "processing"})
 
 SAFE = (

@@ -1,0 +1,31 @@
+"""Process start-up for every command: settings read once, logging set up, clear errors."""
+
+from __future__ import annotations
+
+import click
+from pydantic import ValidationError
+
+from service import logs
+from service.config import Settings
+
+
+def load_settings() -> Settings:
+    """Settings from the environment, or one line naming what is wrong (no traceback)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise click.ClickException(f"invalid configuration: {problems}") from None
+
+
+def configure_logging(settings: Settings) -> None:
+    logs.configure(settings.log_level, fmt=settings.log_format, secrets=settings.secret_values())
+
+
+def start() -> Settings:
+    """What every command does first."""
+    settings = load_settings()
+    configure_logging(settings)
+    return settings
