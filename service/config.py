@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     zoom_oauth_url: str = Field(
         default=DEFAULT_ZOOM_OAUTH_URL, validation_alias=_env("ZOOM_OAUTH_URL")
     )
+    zoom_daily_cap: int | None = Field(
+        default=None, ge=1, validation_alias=_env("ZOOMHOOKS_ZOOM_DAILY_CAP")
+    )
     followup_delay_seconds: float = Field(
         default=DEFAULT_FOLLOWUP_DELAY,
         ge=0,

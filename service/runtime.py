@@ -23,6 +23,7 @@ from service.storage.followups import Followups
 from service.storage.gauges import DatabaseCollector
 from service.storage.inbox import Inbox
 from service.storage.tokens import DatabaseTokenStore
+from service.storage.usage import UsageRecorder
 from service.web.app import Check, NotReady, create_app
 from service.zoom import ZoomClient
 
@@ -35,6 +36,7 @@ class Runtime:
         self.engine = db.create(settings.database)
         self.inbox = Inbox(self.engine)
         self.followups = Followups(self.engine)
+        self.usage = UsageRecorder(self.engine)
         self.broker: dramatiq.Broker = broker.create(settings)
         self.zoom = self._zoom_client(settings)
         # One process (embedded): deliveries Zoom waits on go before background work.
@@ -99,7 +101,13 @@ class Runtime:
             api_base_url=settings.zoom_api_base_url,
             oauth_url=settings.zoom_oauth_url,
             token_store=DatabaseTokenStore(self.engine),
+            on_request=self._count_zoom_request,
         )
+
+    def _count_zoom_request(self, _endpoint: str, category: str, status: int | None) -> None:
+        # OAuth calls carry no category and do not count against the API's limits.
+        if category and status is not None and self.settings.zoom_account_id:
+            self.usage.record(self.settings.zoom_account_id, category)
 
     def web_app(self) -> Starlette:
         return create_app(
@@ -107,7 +115,7 @@ class Runtime:
             max_body_bytes=self.settings.max_body_bytes,
             checks=self.checks(),
             priority=self.priority,
-            collectors=[DatabaseCollector(self.engine)],
+            collectors=[DatabaseCollector(self.engine, daily_cap=self.settings.zoom_daily_cap)],
             # A delivery whose enqueue fails is still stored and answered 200 (the sweeper
             # enqueues it later), so a broker outage must not take web pods out of rotation.
             advisory={"broker"},

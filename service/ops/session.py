@@ -47,14 +47,14 @@ def database_error(
 
 
 @contextmanager
-def reader() -> Iterator[Engine]:
+def reader(loaded: Settings | None = None) -> Iterator[Engine]:
     """An engine on DATABASE_URL for the commands that only read.
 
     On SQLite it does not take the write lock at BEGIN, as the service's engine does: a long
     count would otherwise hold up the webhooks a running `serve` commits meanwhile. (With WAL,
     readers and the writer do not wait for each other.)
     """
-    loaded = settings()
+    loaded = loaded or settings()
     made = db.create(loaded.database, read_only=True)
     try:
         yield made

@@ -10,13 +10,15 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 
 from service.storage.models import followups, webhook_events
+from service.storage.usage import UsageRecorder, today
 
 
 class DatabaseCollector(Collector):
     """Backlog gauges read from the tables at scrape time: the tables are the truth."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, daily_cap: int | None = None) -> None:
         self.engine = engine
+        self.daily_cap = daily_cap
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         inbox = GaugeMetricFamily(
@@ -55,6 +57,22 @@ class DatabaseCollector(Collector):
         oldest.add_metric([], _age(first, now))
         overdue.add_metric([], _age(due, now))
         yield from (inbox, oldest, jobs, overdue)
+        calls = GaugeMetricFamily(
+            "zoomhooks_zoom_daily_calls",
+            "Zoom API calls made today (UTC), by account and rate-limit category.",
+            labels=["account_id", "category"],
+        )
+        for (account, category), count in UsageRecorder(self.engine).on(today()).items():
+            calls.add_metric([account, category], count)
+        yield calls
+        if self.daily_cap is not None:
+            cap = GaugeMetricFamily(
+                "zoomhooks_zoom_daily_cap",
+                "The account's daily cap on Heavy + Resource-intensive calls "
+                "(ZOOMHOOKS_ZOOM_DAILY_CAP).",
+            )
+            cap.add_metric([], self.daily_cap)
+            yield cap
 
 
 def _age(moment: datetime | str | None, now: datetime) -> float:

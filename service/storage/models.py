@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     Float,
     Index,
     Integer,
@@ -238,4 +239,13 @@ zoom_tokens = Table(
     Column("expires_at", Float, nullable=True, comment="epoch seconds"),
     Column("lease_owner", String(64), nullable=True),
     Column("lease_until", Float, nullable=True, comment="epoch seconds"),
+)
+
+zoom_api_usage = Table(
+    "zoom_api_usage",
+    metadata,
+    Column("day", Date, primary_key=True, comment="UTC day"),
+    Column("account_id", String(64), primary_key=True),
+    Column("category", String(32), primary_key=True, comment="Zoom's rate-limit category"),
+    Column("calls", Integer, nullable=False, server_default="0"),
 )

@@ -25,7 +25,7 @@ from .exceptions import RateLimited, ZoomAPIError
 from .pagination import ListingRestarted, Page, RawPage, paginate
 from .ratelimit import rate_limit_delay
 from .tokens import MemoryTokenStore, TokenStore
-from .transport import Transport, tracking_id
+from .transport import OnRequest, Transport, tracking_id
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +66,16 @@ class ZoomClient:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        on_request: OnRequest | None = None,
     ) -> None:
         if not 1 <= page_size <= DEFAULT_PAGE_SIZE:
             raise ValueError(f"page_size must lie in 1..{DEFAULT_PAGE_SIZE}")
         self.api_base_url = api_base_url.rstrip("/")
         self.page_size = page_size
         self._clock = clock
-        self._transport = Transport(timeout=timeout, retry=retry, sleep=sleep, rng=rng)
+        self._transport = Transport(
+            timeout=timeout, retry=retry, sleep=sleep, rng=rng, on_request=on_request
+        )
         self._tokens = TokenManager(
             account_id=account_id,
             client_id=client_id,
@@ -192,6 +195,7 @@ class ZoomClient:
                 endpoint=endpoint.name,
                 params=spec.params,
                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                category=endpoint.rate_limit.value,
             )
             body = _json_object(response)
             trace = tracking_id(response)

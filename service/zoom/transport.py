@@ -61,6 +61,10 @@ def tracking_id(response: httpx.Response) -> str | None:
     return str(value) if value is not None else None
 
 
+#: Told of every request made: (endpoint name, rate-limit category, HTTP status or None).
+OnRequest = Callable[[str, str, int | None], None]
+
+
 class Transport:
     """Sends requests through this process's pooled client, retrying transient failures.
 
@@ -76,7 +80,9 @@ class Transport:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        on_request: OnRequest | None = None,
     ) -> None:
+        self.on_request = on_request
         self.timeout = timeout or default_timeout()
         self.limits = limits or default_limits()
         self.retry = retry or RetryPolicy()
@@ -116,6 +122,7 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         auth: httpx.Auth | None = None,
         timeout: httpx.Timeout | None = None,
+        category: str = "",
     ) -> httpx.Response:
         """The first non-5xx response, or the last 5xx once the retries are spent.
 
@@ -133,7 +140,7 @@ class Transport:
                     timeout=timeout or httpx.USE_CLIENT_DEFAULT,
                 )
             except httpx.TransportError as exc:
-                metrics.ZOOM_REQUESTS.labels(endpoint, "", "error").inc()
+                self._count(endpoint, category, None)
                 retry += 1
                 if retry > self.retry.max_retries:
                     raise ZoomAPIError(
@@ -144,13 +151,26 @@ class Transport:
                     ) from exc
                 self._wait(retry, endpoint, type(exc).__name__)
                 continue
-            category = response.headers.get("x-ratelimit-category", "")
-            metrics.ZOOM_REQUESTS.labels(endpoint, category, str(response.status_code)).inc()
+            self._count(
+                endpoint,
+                response.headers.get("x-ratelimit-category") or category,
+                response.status_code,
+            )
             if response.status_code < 500 or retry >= self.retry.max_retries:
                 return response
             retry += 1
             response.close()
             self._wait(retry, endpoint, f"HTTP {response.status_code} {tracking_id(response)}")
+
+    def _count(self, endpoint: str, category: str, status: int | None) -> None:
+        """Every request made, retries included: they all count against Zoom's limits."""
+        metrics.ZOOM_REQUESTS.labels(endpoint, category, str(status or "error")).inc()
+        if self.on_request is not None:
+            try:
+                self.on_request(endpoint, category, status)
+            except Exception:
+                # Counting must never fail the call it counts.
+                log.warning("recording a Zoom request failed", exc_info=True)
 
     def _wait(self, retry: int, endpoint: str, what: str) -> None:
         delay = self.retry.delay(retry, self._rng)

@@ -14,18 +14,52 @@ from service.ops.options import json_option
 from service.ops.queries.stats import ERROR_PREFIX, Stats, collect
 from service.storage.models import FOLLOWUP_STATUSES
 from service.storage.types import utcnow
+from service.storage.usage import DAILY_CAPPED
 
 
 @click.command()
 @json_option
 def stats(as_json: bool) -> None:
     """Inbox backlog and lag, recent volume, top failures, follow-ups by resource and status."""
-    with session.reader() as engine, engine.connect() as conn:
+    loaded = session.settings()
+    with session.reader(loaded) as engine, engine.connect() as conn:
         found = collect(conn, now=utcnow())
     if as_json:
-        output.json_line(as_dict(found))
+        output.json_line({**as_dict(found), "zoom": zoom_budget(found, loaded.zoom_daily_cap)})
     else:
-        output.show(*render(found))
+        output.show(*render(found), *render_zoom(found, loaded.zoom_daily_cap))
+
+
+def zoom_budget(s: Stats, cap: int | None) -> dict[str, Any]:
+    """Today's calls per account, and the share of the daily cap (Heavy + Resource-intensive)."""
+    accounts = {}
+    for account, categories in s.zoom_today.items():
+        capped = sum(categories.get(c, 0) for c in DAILY_CAPPED)
+        accounts[account] = {
+            "calls_by_category": categories,
+            "daily_capped_calls": capped,
+            "daily_cap": cap,
+            "daily_cap_used": None if cap is None else round(capped / cap, 4),
+        }
+    return {"day": s.now.date().isoformat(), "accounts": accounts}
+
+
+def render_zoom(s: Stats, cap: int | None) -> list[Any]:
+    budget = zoom_budget(s, cap)["accounts"]
+    if not budget:
+        return [Text("Zoom API calls today (UTC): none")]
+    rows = []
+    for account, b in budget.items():
+        used = "cap not set" if cap is None else f"{b['daily_cap_used']:.1%} of {cap}"
+        by_category = ", ".join(f"{k} {v}" for k, v in sorted(b["calls_by_category"].items()))
+        rows.append((account, by_category, f"{b['daily_capped_calls']} ({used})"))
+    return [
+        output.table(
+            ("account", "calls by category", "Heavy + Resource-intensive"),
+            rows,
+            title="Zoom API calls today (UTC)",
+        )
+    ]
 
 
 def as_dict(s: Stats) -> dict[str, Any]:

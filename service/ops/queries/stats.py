@@ -7,7 +7,7 @@ PostgreSQL answer the same and the tests can pin it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, case, func, literal_column, select
@@ -19,6 +19,7 @@ from service.storage.models import (
     UNFINISHED,
     followups,
     webhook_events,
+    zoom_api_usage,
 )
 
 #: Failures are grouped by this many leading characters of `last_error`.
@@ -43,6 +44,8 @@ class Stats:
     failures: list[Failure] = field(default_factory=list)
     followups: dict[str, dict[str, int]] = field(default_factory=dict)
     oldest_due_followup: dict[str, Any] | None = None
+    #: account → category → Zoom API calls today (UTC).
+    zoom_today: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def inbox_counts(conn: Connection) -> dict[str, int]:
@@ -151,4 +154,15 @@ def collect(conn: Connection, *, now: datetime) -> Stats:
         failures=failures(conn),
         followups=followup_counts(conn),
         oldest_due_followup=oldest_due_followup(conn, now=now),
+        zoom_today=zoom_calls(conn, day=now.date()),
     )
+
+
+def zoom_calls(conn: Connection, *, day: date) -> dict[str, dict[str, int]]:
+    c = zoom_api_usage.c
+    found: dict[str, dict[str, int]] = {}
+    for account, category, calls in conn.execute(
+        select(c.account_id, c.category, c.calls).where(c.day == day)
+    ):
+        found.setdefault(str(account), {})[str(category)] = int(calls)
+    return found
