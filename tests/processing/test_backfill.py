@@ -60,9 +60,12 @@ def test_backfill_by_number_fills_every_past_instance(
 
 
 def test_reconcile_finds_and_fills_a_gap(
-    make_runtime: MakeRuntime, zoom_settings: dict[str, Any], fake_zoom: RunningFake
+    make_runtime: MakeRuntime,
+    zoom_settings: dict[str, Any],
+    fake_zoom: RunningFake,
+    database_url: str,
 ) -> None:
-    runtime = make_runtime(**zoom_settings)
+    runtime = make_runtime(database_url=database_url, **zoom_settings)
     delivered = fake_zoom.fake.world.add_webinar(WEBINAR_ID, participants=5)
     dropped = fake_zoom.fake.world.add_webinar(WEBINAR_ID, participants=7)  # its ended was lost
     body = event_body("webinar.ended", {"id": str(WEBINAR_ID), "uuid": delivered.uuid}, event_ts=1)
