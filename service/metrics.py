@@ -79,3 +79,12 @@ def exposition(*extra: Collector) -> bytes:
             more.register(collector)
         text += generate_latest(more)
     return text
+
+
+# Labelled series exist only after their first increment, and rate() cannot see that one:
+# create the known ones at zero, so the first 503 or failed job already moves an alert.
+for _reason in ("signature", "not_an_event", "too_large", "unavailable", "not_configured"):
+    WEBHOOKS_REJECTED.labels(reason=_reason)
+for _resource in ("participants", "absentees", "qa", "polls"):
+    for _outcome in ("done", "not_ready", "rate_limited", "retry", "failed", "not_applicable"):
+        FOLLOWUPS.labels(resource=_resource, outcome=_outcome)
