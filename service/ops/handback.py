@@ -15,9 +15,14 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import click
+from sqlalchemy import Connection
+
 from service.config import Settings
+from service.ops import output
 from service.ops.formatting import duration, plural
 from service.ops.session import scrub
+from service.runtime import Runtime
 from service.storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -103,3 +108,47 @@ def send_now(schedule: Callable[[int, datetime], None]) -> Send:
 def chunks(ids: Sequence[int], size: int) -> Iterable[Sequence[int]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
+
+
+#: Rows reset per transaction by the bulk commands.
+BATCH = 500
+#: Resets a batch of ids inside a transaction; returns the ids it changed.
+Reset = Callable[[Connection, Sequence[int]], list[int]]
+
+
+def hand_back_failed(
+    runtime: Runtime,
+    ids: Sequence[int],
+    *,
+    send: Send,
+    reset: Reset,
+    noun: str,
+    verb: str,
+    scope: str,
+    yes: bool,
+    as_json: bool,
+) -> None:
+    """The bulk form of `replay` and `followups retry`: confirm, reset in batches, hand the
+    rows to the workers, say what happened. Exits 1 when nothing was handed back."""
+    if not ids:
+        output.nothing(f"no failed {noun}s{scope}")
+    if not yes:
+        click.confirm(f"{verb} {plural(len(ids), f'failed {noun}')}{scope}?", abort=True, err=True)
+    handback = Handback(runtime.settings, send, noun=noun)
+    with output.progress(len(ids), label=f"{verb.lower()}ing", enabled=not as_json) as advance:
+        for batch in chunks(ids, BATCH):
+            with runtime.engine.begin() as conn:
+                handback(reset(conn, batch))
+            advance(len(batch))
+    skipped = len(ids) - len(handback.reset)
+    if as_json:
+        output.json_line({**handback.as_json(), "matched": len(ids), "changed_meanwhile": skipped})
+    else:
+        output.show(
+            output.text(f"{verb}ing {plural(len(handback.reset), f'failed {noun}')}{scope}.")
+        )
+        if skipped:
+            output.note(f"{skipped} of them changed meanwhile (no longer failed) and were left.")
+        output.note(handback.how(), style="yellow" if handback.ok else "bold red")
+    if not handback.ok or not handback.reset:
+        raise SystemExit(1)

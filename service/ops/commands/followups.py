@@ -9,7 +9,7 @@ from rich.text import Text
 
 from service.ops import output, session
 from service.ops.formatting import cell, describe_range, one_line, plural, relative
-from service.ops.handback import Handback, chunks, send_now
+from service.ops.handback import Handback, hand_back_failed, send_now
 from service.ops.options import check_range, json_option, limit_option, range_options
 from service.ops.queries import followups as queries
 from service.ops.queries.followups import FollowupFilter
@@ -18,7 +18,6 @@ from service.storage.models import FOLLOWUP_STATUSES, RESOURCES
 from service.storage.types import utcnow
 
 #: Jobs reset per transaction by `retry --failed`.
-BATCH = 500
 #: `failed` and `pending` (made due now) jobs are retried as asked; these need --force. A
 #: finished job is fetched again; a `running` one is held by a worker.
 FORCED = frozenset({"done", "not_applicable", "running"})
@@ -187,29 +186,14 @@ def _retry_failed(wanted: FollowupFilter, *, yes: bool, as_json: bool) -> None:
     with session.runtime() as runtime:
         with runtime.engine.connect() as conn:
             ids = queries.failed_ids(conn, wanted)
-        if not ids:
-            output.nothing(f"no failed follow-up jobs{scope}")
-        if not yes:
-            click.confirm(
-                f"Retry {plural(len(ids), 'failed follow-up job')}{scope}?", abort=True, err=True
-            )
-        handback = Handback(
-            runtime.settings, send_now(runtime.schedule_followup), noun="follow-up job"
+        hand_back_failed(
+            runtime,
+            ids,
+            send=send_now(runtime.schedule_followup),
+            reset=lambda conn, batch: reset_followups(conn, batch, from_statuses={"failed"}),
+            noun="follow-up job",
+            verb="Retry",
+            scope=scope,
+            yes=yes,
+            as_json=as_json,
         )
-        with output.progress(len(ids), label="retrying", enabled=not as_json) as advance:
-            for batch in chunks(ids, BATCH):
-                with runtime.engine.begin() as conn:
-                    handback(reset_followups(conn, batch, from_statuses={"failed"}))
-                advance(len(batch))
-    skipped = len(ids) - len(handback.reset)
-    if as_json:
-        output.json_line({**handback.as_json(), "matched": len(ids), "changed_meanwhile": skipped})
-    else:
-        output.show(
-            output.text(f"Retrying {plural(len(handback.reset), 'failed follow-up job')}{scope}.")
-        )
-        if skipped:
-            output.note(f"{skipped} of them changed meanwhile (no longer failed) and were left.")
-        output.note(handback.how(), style="yellow" if handback.ok else "bold red")
-    if not handback.ok or not handback.reset:
-        raise SystemExit(1)

@@ -7,14 +7,13 @@ from datetime import datetime
 import click
 
 from service.ops import output, session
-from service.ops.formatting import describe_range, plural
-from service.ops.handback import Handback, chunks
+from service.ops.formatting import describe_range
+from service.ops.handback import Handback, hand_back_failed
 from service.ops.options import check_range, json_option, range_options
 from service.ops.queries import events as queries
 from service.ops.queries.reset import reset_events
 
 #: Rows reset per transaction by `replay --failed`.
-BATCH = 500
 #: `failed` and `received` (a nudge) rows are replayed as asked; these need --force. A
 #: finished row runs its handler again; a `processing` one is held by a worker (or orphaned,
 #: which the sweeper sees to after the processing timeout).
@@ -106,29 +105,14 @@ def _replay_failed(
     with session.runtime() as runtime:
         with runtime.engine.connect() as conn:
             ids = queries.failed_ids(conn, since=since, until=until)
-        if not ids:
-            output.nothing(f"no failed inbox events{span}")
-        if not yes:
-            click.confirm(
-                f"Replay {plural(len(ids), 'failed inbox event')}{span}?",
-                abort=True,
-                err=True,
-            )
-        handback = Handback(runtime.settings, runtime.enqueue, noun="inbox event")
-        with output.progress(len(ids), label="replaying", enabled=not as_json) as advance:
-            for batch in chunks(ids, BATCH):
-                with runtime.engine.begin() as conn:
-                    handback(reset_events(conn, batch, from_statuses={"failed"}))
-                advance(len(batch))
-    skipped = len(ids) - len(handback.reset)
-    if as_json:
-        output.json_line({**handback.as_json(), "matched": len(ids), "changed_meanwhile": skipped})
-    else:
-        output.show(
-            output.text(f"Replaying {plural(len(handback.reset), 'failed inbox event')}{span}.")
+        hand_back_failed(
+            runtime,
+            ids,
+            send=runtime.enqueue,
+            reset=lambda conn, batch: reset_events(conn, batch, from_statuses={"failed"}),
+            noun="inbox event",
+            verb="Replay",
+            scope=span,
+            yes=yes,
+            as_json=as_json,
         )
-        if skipped:
-            output.note(f"{skipped} of them changed meanwhile (no longer failed) and were left.")
-        output.note(handback.how(), style="yellow" if handback.ok else "bold red")
-    if not handback.ok or not handback.reset:
-        raise SystemExit(1)
