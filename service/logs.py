@@ -35,6 +35,9 @@ _PATTERNS = (
     (re.compile(r"(://[^:/@\s]+:)[^@/\s]+(@)"), rf"\1{REDACTED}\2"),  # user:password@host
 )
 
+#: Substrings (lower case) without which no pattern above can match.
+_MARKERS = ("bearer", "basic", "access_token", "client_secret", "password", "secret_token", "://")
+
 Format = Literal["auto", "json", "text"]
 
 
@@ -48,8 +51,11 @@ class Redactor(logging.Filter):
     def scrub(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, REDACTED)
-        for pattern, replacement in _PATTERNS:
-            text = pattern.sub(replacement, text)
+        lowered = text.lower()
+        # The patterns only matter where a credential can be: most lines skip them entirely.
+        if any(marker in lowered for marker in _MARKERS):
+            for pattern, replacement in _PATTERNS:
+                text = pattern.sub(replacement, text)
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:

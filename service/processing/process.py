@@ -80,7 +80,7 @@ class Processor:
                 # Committed is what counts: the sweepers pick up whatever was not enqueued.
                 log.warning("after-commit action of inbox %s failed", claimed.id, exc_info=True)
         metrics.EVENTS_PROCESSED.labels(claimed.event, outcome).inc()
-        log.info(
+        log.debug(
             "inbox %s (%s) %s",
             claimed.id,
             claimed.event,
