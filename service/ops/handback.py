@@ -152,3 +152,14 @@ def hand_back_failed(
         output.note(handback.how(), style="yellow" if handback.ok else "bold red")
     if not handback.ok or not handback.reset:
         raise SystemExit(1)
+
+
+def report_one(handback: Handback, message: str, *, as_json: bool, fields: dict[str, Any]) -> None:
+    """Say what happened to one handed-back row; exit 1 when it could not be handed back."""
+    if as_json:
+        output.json_line({**handback.as_json(), **fields})
+    else:
+        output.show(output.text(message))
+        output.note(handback.how(), style="yellow" if handback.ok else "bold red")
+    if not handback.ok:
+        raise SystemExit(1)

@@ -81,3 +81,17 @@ def check_range(since: datetime | None, until: datetime | None) -> None:
         raise click.UsageError(
             f"--since ({since.isoformat()}) must be earlier than --until ({until.isoformat()})"
         )
+
+
+def check_one_or_failed(
+    one: int | None, *, failed: bool, force: bool, filters: dict[str, object], noun: str, verb: str
+) -> None:
+    """`replay` and `followups retry` take one ID, or --failed with filters; --force only with
+    an ID."""
+    if (one is None) == (not failed):
+        raise click.UsageError(f"give either {noun} ID or --failed")
+    given = [name for name, value in filters.items() if value]
+    if one is not None and given:
+        raise click.UsageError(f"{', '.join(given)} go with --failed")
+    if failed and force:
+        raise click.UsageError(f"--force goes with one {noun} ID; --failed {verb} failed ones")

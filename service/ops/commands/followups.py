@@ -9,8 +9,14 @@ from rich.text import Text
 
 from service.ops import output, session
 from service.ops.formatting import cell, describe_range, one_line, plural, relative
-from service.ops.handback import Handback, hand_back_failed, send_now
-from service.ops.options import check_range, json_option, limit_option, range_options
+from service.ops.handback import Handback, hand_back_failed, report_one, send_now
+from service.ops.options import (
+    check_one_or_failed,
+    check_range,
+    json_option,
+    limit_option,
+    range_options,
+)
 from service.ops.queries import followups as queries
 from service.ops.queries.followups import FollowupFilter
 from service.ops.queries.reset import reset_followups
@@ -128,12 +134,19 @@ def retry(
     With BROKER_URL set they are enqueued at once. Without it (the embedded default) they are
     marked stale, and the sweeper of the running `zoomhooks serve` takes them.
     """
-    if (followup_id is None) == (not failed):
-        raise click.UsageError("give either a follow-up ID or --failed")
-    if followup_id is not None and (resource or instance or since or until):
-        raise click.UsageError("--resource, --instance, --since and --until go with --failed")
-    if failed and force:
-        raise click.UsageError("--force goes with one follow-up ID; --failed retries failed jobs")
+    check_one_or_failed(
+        followup_id,
+        failed=failed,
+        force=force,
+        filters={
+            "--resource": resource,
+            "--instance": instance,
+            "--since": since,
+            "--until": until,
+        },
+        noun="a follow-up",
+        verb="retries",
+    )
     check_range(since, until)
     if followup_id is not None:
         _retry_one(followup_id, force=force, as_json=as_json)
@@ -166,13 +179,7 @@ def _retry_one(followup_id: int, *, force: bool, as_json: bool) -> None:
         )
         handback(reset)
     remark = f"it was {status}; {SAFE}" if status in FORCED else f"it was {status}"
-    if as_json:
-        output.json_line({**handback.as_json(), "was": status})
-    else:
-        output.show(output.text(f"Retrying {what}: {remark}."))
-        output.note(handback.how(), style="yellow" if handback.ok else "bold red")
-    if not handback.ok:
-        raise SystemExit(1)
+    report_one(handback, f"Retrying {what}: {remark}.", as_json=as_json, fields={"was": status})
 
 
 def _retry_failed(wanted: FollowupFilter, *, yes: bool, as_json: bool) -> None:

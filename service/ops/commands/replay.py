@@ -6,10 +6,10 @@ from datetime import datetime
 
 import click
 
-from service.ops import output, session
+from service.ops import session
 from service.ops.formatting import describe_range
-from service.ops.handback import Handback, hand_back_failed
-from service.ops.options import check_range, json_option, range_options
+from service.ops.handback import Handback, hand_back_failed, report_one
+from service.ops.options import check_one_or_failed, check_range, json_option, range_options
 from service.ops.queries import events as queries
 from service.ops.queries.reset import reset_events
 
@@ -54,12 +54,14 @@ def replay(
     With BROKER_URL set they are enqueued at once. Without it (the embedded default) they are
     marked stale, and the sweeper of the running `zoomhooks serve` takes them.
     """
-    if (inbox_id is None) == (not failed):
-        raise click.UsageError("give either an event ID or --failed")
-    if inbox_id is not None and (since or until):
-        raise click.UsageError("--since and --until go with --failed")
-    if failed and force:
-        raise click.UsageError("--force goes with one event ID; --failed replays failed events")
+    check_one_or_failed(
+        inbox_id,
+        failed=failed,
+        force=force,
+        filters={"--since": since, "--until": until},
+        noun="an event",
+        verb="replays",
+    )
     check_range(since, until)
     if inbox_id is not None:
         _replay_one(inbox_id, force=force, as_json=as_json)
@@ -89,13 +91,12 @@ def _replay_one(inbox_id: int, *, force: bool, as_json: bool) -> None:
         handback = Handback(runtime.settings, runtime.enqueue, noun="inbox event")
         handback(reset)
     remark = f"it was {status}; {SAFE}" if status in FORCED else f"it was {status}"
-    if as_json:
-        output.json_line({**handback.as_json(), "was": status, "event": row["event"]})
-    else:
-        output.show(output.text(f"Replaying inbox event {inbox_id} ({row['event']}): {remark}."))
-        output.note(handback.how(), style="yellow" if handback.ok else "bold red")
-    if not handback.ok:
-        raise SystemExit(1)
+    report_one(
+        handback,
+        f"Replaying inbox event {inbox_id} ({row['event']}): {remark}.",
+        as_json=as_json,
+        fields={"was": status, "event": row["event"]},
+    )
 
 
 def _replay_failed(
