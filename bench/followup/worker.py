@@ -266,10 +266,13 @@ def run_service(args: argparse.Namespace) -> dict[str, Any]:
         # COMMITs (commit). The rest, `other`, is claiming the job, BEGIN and the heartbeat per
         # page, and marking the job done.
         phases = Phases()
-        fetch, shape = followup.RESOURCES[("webinar", "participants")]
+        endpoint, shape = followup.RESOURCES[("webinar", "participants")]
+        fetch = followup.fetch
 
-        def timed_fetch(client: ZoomClient, uuid_: str, on_restart: Any) -> Iterator[Any]:
-            return timed_pages(fetch(client, uuid_, on_restart), phases)
+        def timed_fetch(
+            client: ZoomClient, endpoint_: Any, uuid_: str, on_restart: Any
+        ) -> Iterator[Any]:
+            return timed_pages(fetch(client, endpoint_, uuid_, on_restart), phases)
 
         def timed_shape(page: list[dict[str, Any]]) -> Iterator[Any]:
             start = time.perf_counter()
@@ -293,7 +296,8 @@ def run_service(args: argparse.Namespace) -> dict[str, Any]:
             do_commit(dbapi_connection)
             phases.add("commit", time.perf_counter() - start)
 
-        followup.RESOURCES[("webinar", "participants")] = (timed_fetch, timed_shape)
+        followup.RESOURCES[("webinar", "participants")] = (endpoint, timed_shape)
+        followup.fetch = timed_fetch  # type: ignore[assignment]
         dialect.do_commit = timed_commit
         records.upsert_fetched = timed_upsert
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -23,7 +24,8 @@ from service.processing.priority import DeliveriesFirst, NoPriority
 from service.storage import records
 from service.storage.followups import Followup, Followups
 from service.storage.types import utcnow
-from service.zoom import Outcome, RateLimited, ZoomAPIError, ZoomClient, backoff_delay
+from service.zoom import Endpoint, Outcome, RateLimited, ZoomAPIError, ZoomClient, backoff_delay
+from service.zoom import endpoints as ep
 from service.zoom.pagination import ListingRestarted
 
 log = logging.getLogger(__name__)
@@ -36,44 +38,34 @@ DEFAULT_HEARTBEAT_INTERVAL = 30
 DEFAULT_TRANSIENT_BASE = 30
 DEFAULT_TRANSIENT_CAP = 30 * 60
 
-Records = list[dict[str, object]]
-#: Yields (records, Zoom tracking id) page by page.
-Fetch = Callable[
-    [ZoomClient, str, Callable[[ListingRestarted], None]], Iterator[tuple[Records, str | None]]
-]
+Records = list[dict[str, Any]]
 Shape = Callable[[Records], Iterator[shape.Row]]
 
-
-def _paged(method: str) -> Fetch:
-    def fetch(
-        client: ZoomClient, uuid: str, on_restart: Callable[[ListingRestarted], None]
-    ) -> Iterator[tuple[Records, str | None]]:
-        for page in getattr(client, method)(uuid, on_restart=on_restart):
-            yield page.records, page.tracking_id
-
-    return fetch
-
-
-def _single(method: str) -> Fetch:
-    def fetch(
-        client: ZoomClient, uuid: str, _on_restart: Callable[[ListingRestarted], None]
-    ) -> Iterator[tuple[Records, str | None]]:
-        response = getattr(client, method)(uuid)
-        yield response.records, response.tracking_id
-
-    return fetch
-
-
-#: (kind, resource) → how to fetch it and how to shape its records.
-RESOURCES: dict[tuple[str, str], tuple[Fetch, Shape]] = {
-    ("webinar", "participants"): (_paged("past_webinar_participants"), shape.participant_rows),
-    ("webinar", "absentees"): (_paged("past_webinar_absentees"), shape.absentee_rows),
-    ("webinar", "qa"): (_single("past_webinar_qa"), shape.qa_rows),
-    ("webinar", "polls"): (_single("past_webinar_polls"), shape.poll_rows),
-    ("meeting", "participants"): (_paged("past_meeting_participants"), shape.participant_rows),
-    ("meeting", "qa"): (_single("past_meeting_qa"), shape.qa_rows),
-    ("meeting", "polls"): (_single("past_meeting_polls"), shape.poll_rows),
+#: (kind, resource) → the Zoom endpoint that lists it and how to shape its records.
+RESOURCES: dict[tuple[str, str], tuple[Endpoint, Shape]] = {
+    ("webinar", "participants"): (ep.PAST_WEBINAR_PARTICIPANTS, shape.participant_rows),
+    ("webinar", "absentees"): (ep.PAST_WEBINAR_ABSENTEES, shape.absentee_rows),
+    ("webinar", "qa"): (ep.PAST_WEBINAR_QA, shape.qa_rows),
+    ("webinar", "polls"): (ep.PAST_WEBINAR_POLLS, shape.poll_rows),
+    ("meeting", "participants"): (ep.PAST_MEETING_PARTICIPANTS, shape.participant_rows),
+    ("meeting", "qa"): (ep.PAST_MEETING_QA, shape.qa_rows),
+    ("meeting", "polls"): (ep.PAST_MEETING_POLLS, shape.poll_rows),
 }
+
+
+def fetch(
+    client: ZoomClient,
+    endpoint: Endpoint,
+    uuid: str,
+    on_restart: Callable[[ListingRestarted], None],
+) -> Iterator[tuple[Records, str | None]]:
+    """(records, Zoom tracking id) page by page; a single page for unpaginated endpoints."""
+    if endpoint.paginated:
+        for page in client.pages(endpoint, uuid, on_restart=on_restart):
+            yield page.records, page.tracking_id
+    else:
+        response = client.get(endpoint, uuid)
+        yield response.records, response.tracking_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +145,7 @@ class FollowupRunner:
         return None
 
     def _fetch_and_store(self, job: Followup, client: ZoomClient) -> int:
-        fetch, to_rows = RESOURCES[(job.kind, job.resource)]
+        endpoint, to_rows = RESOURCES[(job.kind, job.resource)]
         stored = 0
         tracking: str | None = None
 
@@ -163,7 +155,7 @@ class FollowupRunner:
             stored = 0  # the listing starts over; its rows upsert onto the ones stored so far
 
         last_beat = time.monotonic()
-        for page, page_tracking in fetch(client, job.instance_uuid, restarted):
+        for page, page_tracking in fetch(client, endpoint, job.instance_uuid, restarted):
             tracking = page_tracking
             rows = list(to_rows(page))
             self.priority.defer()

@@ -6,7 +6,7 @@ row's `done` commit together or not at all. It returns the row's final status.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -27,7 +27,3 @@ class Context:
 
 
 Handler = Callable[[Context], Outcome]
-
-
-def resolve(handlers: Mapping[str, Handler], event: str) -> Handler | None:
-    return handlers.get(event)

@@ -84,7 +84,7 @@ class Ingestor:
             event_ts=event.event_ts,
             account_id=event.account_id[:64] if event.account_id else None,
             dedupe_key=dedupe_key(event.data),
-            body=body.decode("utf-8"),
+            body=event.text,
             request_timestamp=verified.timestamp,
             zm_trackingid=_header(headers, TRACKING_HEADER),
             zm_request_id=_header(headers, REQUEST_ID_HEADER),

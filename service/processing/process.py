@@ -8,7 +8,7 @@ from datetime import timedelta
 from enum import Enum
 
 from service import metrics
-from service.processing.handlers import Context, Handler, resolve
+from service.processing.handlers import Context, Handler
 from service.processing.priority import DeliveriesFirst, NoPriority
 from service.storage.inbox import Inbox
 from service.webhooks import events
@@ -51,7 +51,7 @@ class Processor:
         after_commit: list[Callable[[], None]] = []
         try:
             event = events.parse(claimed.body.encode("utf-8", "surrogatepass"))
-            handler = resolve(self.handlers, event.name)
+            handler = self.handlers.get(event.name)
             with self.inbox.engine.begin() as conn:
                 ctx = Context(conn, claimed.id, event, after_commit)
                 outcome = "ignored" if handler is None else handler(ctx)

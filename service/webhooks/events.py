@@ -28,6 +28,8 @@ class Event:
     payload: dict[str, Any]
     data: dict[str, Any]
     body: bytes
+    #: `body` decoded (strict UTF-8, so encoding it again gives the same bytes).
+    text: str
 
     @property
     def object(self) -> dict[str, Any]:
@@ -72,6 +74,7 @@ def parse(body: bytes) -> Event:
         payload=payload,
         data=data,
         body=body,
+        text=text,
     )
 
 
