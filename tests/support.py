@@ -146,6 +146,12 @@ def start_serve(
     return service
 
 
+def followups_done(runtime: Any, count: int) -> bool:
+    """Exactly `count` follow-up jobs, all done, from one read of the table."""
+    counts = runtime.followups.counts()
+    return sum(counts.values()) == count and {status for _, status in counts} == {"done"}
+
+
 def wait_until(predicate: Any, *, timeout: float = 10.0, interval: float = 0.02) -> None:
     deadline = time.monotonic() + timeout
     while True:

@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from service.devtools.fakezoom import RunningFake
 from tests.conftest import MakeRuntime
-from tests.support import event_body, live_server, signed_headers, wait_until
+from tests.support import event_body, followups_done, live_server, signed_headers, wait_until
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -79,10 +79,7 @@ def test_followup_and_zoom_counters(
         body = event_body("webinar.ended", {"id": str(inst.id), "uuid": inst.uuid}, event_ts=3)
         runtime.ingestor.ingest(body, signed_headers(body))
         wait_until(
-            lambda: (
-                {s for _, s in runtime.followups.counts()} == {"done"}
-                and sum(runtime.followups.counts().values()) == 4
-            ),
+            lambda: followups_done(runtime, 4),
             timeout=30,
         )
         after = scrape(url)

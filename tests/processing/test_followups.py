@@ -77,6 +77,12 @@ def jobs(runtime: Runtime) -> dict[str, tuple[str, int | None, str | None]]:
     return {r.resource: (r.status, r.rows_stored, r.last_error) for r in found}
 
 
+def all_done(runtime: Runtime, count: int) -> bool:
+    """Exactly `count` jobs, all done, in one read (two reads race the jobs' creation)."""
+    found = [status for status, _, _ in jobs(runtime).values()]
+    return len(found) == count and all(status == "done" for status in found)
+
+
 def expected_participants(inst: Instance) -> list[tuple[Any, ...]]:
     return sorted(
         (
@@ -141,7 +147,7 @@ def test_webinar_ended_fills_every_table_exactly(runtime: Runtime, fake_zoom: Ru
     runtime.start_workers()
     ingest(runtime, ended("webinar", inst))
     wait_until(
-        lambda: all(s == "done" for s, _, _ in jobs(runtime).values()) and len(jobs(runtime)) == 4,
+        lambda: all_done(runtime, 4),
         timeout=30,
     )
     assert stored_participants(runtime) == expected_participants(inst)
@@ -213,7 +219,7 @@ def test_meeting_ended_fetches_participants_qa_and_polls(
     runtime.start_workers()
     ingest(runtime, ended("meeting", inst))
     wait_until(
-        lambda: len(jobs(runtime)) == 3 and all(s == "done" for s, _, _ in jobs(runtime).values()),
+        lambda: all_done(runtime, 3),
         timeout=30,
     )
     assert stored_participants(runtime) == expected_participants(inst)

@@ -15,7 +15,7 @@ from service.devtools.fakezoom import (
 from service.storage.tokens import DatabaseTokenStore
 from service.zoom import ZoomClient
 from tests.conftest import MakeRuntime
-from tests.support import event_body, signed_headers, wait_until
+from tests.support import event_body, followups_done, signed_headers, wait_until
 
 
 def test_followups_with_waits_on_every_broker(
@@ -32,10 +32,7 @@ def test_followups_with_waits_on_every_broker(
     body = event_body("webinar.ended", {"id": str(inst.id), "uuid": inst.uuid}, event_ts=5)
     runtime.ingestor.ingest(body, signed_headers(body))
     wait_until(
-        lambda: (
-            {s for (_, s) in runtime.followups.counts()} == {"done"}
-            and sum(runtime.followups.counts().values()) == 4
-        ),
+        lambda: followups_done(runtime, 4),
         timeout=45,
     )
     assert fake_zoom.fake.calls("listWebinarParticipants", status=429) == 1

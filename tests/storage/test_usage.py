@@ -15,7 +15,14 @@ from service.devtools.fakezoom import RunningFake
 from service.storage import db, migrate
 from service.storage.usage import UsageRecorder, today
 from tests.conftest import MakeRuntime, env_name
-from tests.support import SECRET, event_body, live_server, signed_headers, wait_until
+from tests.support import (
+    SECRET,
+    event_body,
+    followups_done,
+    live_server,
+    signed_headers,
+    wait_until,
+)
 
 
 def test_concurrent_increments_are_exact(database_url: str) -> None:
@@ -49,10 +56,7 @@ def test_follow_ups_record_every_call_and_stats_and_metrics_show_them(
     body = event_body("webinar.ended", {"id": str(inst.id), "uuid": inst.uuid}, event_ts=1)
     runtime.ingestor.ingest(body, signed_headers(body))
     wait_until(
-        lambda: (
-            {s for _, s in runtime.followups.counts()} == {"done"}
-            and sum(runtime.followups.counts().values()) == 4
-        ),
+        lambda: followups_done(runtime, 4),
         timeout=30,
     )
     calls = runtime.usage.on(today())

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from service.devtools.fakezoom import Instance, RunningFake
 from service.runtime import Runtime
 from tests.conftest import MakeRuntime
-from tests.support import event_body, signed_headers, wait_until
+from tests.support import event_body, followups_done, signed_headers, wait_until
 
 WEBINAR_ID = 81234567890
 
@@ -45,10 +45,7 @@ def webinar(
     ended = event_body("webinar.ended", {"id": str(WEBINAR_ID), "uuid": inst.uuid}, event_ts=900)
     runtime.ingestor.ingest(ended, signed_headers(ended))
     wait_until(
-        lambda: (
-            {s for _, s in runtime.followups.counts()} == {"done"}
-            and sum(runtime.followups.counts().values()) == 4
-        ),
+        lambda: followups_done(runtime, 4),
         timeout=30,
     )
     return runtime, inst
