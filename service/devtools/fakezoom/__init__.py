@@ -6,6 +6,10 @@ fake.faults.rate_limit("/v2/past_webinars/*/participants", count=2)
 with running(fake) as server:
     ...  # point the client at server.oauth_url and server.api_url
 assert fake.calls("listWebinarParticipants") == 4 + 2
+assert fake.peak_rate(category="Medium") <= 60  # Zoom's per-second limit for Medium
+
+More accounts: `FakeZoom(accounts=[FakeAccount("acct-b", "client-b", "secret-b")])`; each request
+record names the account whose token made it (`fake.calls(account_id="acct-b")`).
 """
 
 from .app import DEFAULT_ACCOUNT_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, FakeZoom, create_app
@@ -13,6 +17,7 @@ from .encoding import decode_path_id, encode_path_id, needs_double_encoding
 from .errors import NOT_IMPLEMENTED_CODE, SPEC_VIOLATION_CODE, ZoomError
 from .faults import Fault, FaultKind, Faults
 from .log import RequestLog, RequestRecord
+from .oauth import FakeAccount
 from .people import make_uuid
 from .server import RunningFake, running, serve
 from .spec import Spec, SpecViolation
@@ -25,6 +30,7 @@ __all__ = [
     "DEFAULT_CLIENT_SECRET",
     "NOT_IMPLEMENTED_CODE",
     "SPEC_VIOLATION_CODE",
+    "FakeAccount",
     "FakeZoom",
     "Fault",
     "FaultKind",

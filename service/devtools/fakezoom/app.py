@@ -3,7 +3,8 @@
 Endpoints (paths as Zoom's: the OAuth host and the API host are the fake's one host):
 
 - `POST /oauth/token` — Server-to-Server OAuth (`grant_type=account_credentials`, `account_id`,
-  HTTP Basic client credentials), parameters in the query string or a form body.
+  HTTP Basic client credentials), parameters in the query string or a form body. Any account
+  the fake knows (`FakeZoom.accounts`) can get tokens with its own app's credentials.
 - `GET /v2/past_webinars/{webinarId}/participants|absentees|qa|polls|instances` and
   `GET /v2/past_meetings/{meetingId}[/participants|qa|polls|instances]`; other operations of the
   spec answer 501, paths outside it 400 (see `spec.py`).
@@ -15,8 +16,6 @@ Every response carries `x-zm-trackingid`; API responses also `X-RateLimit-Catego
 from __future__ import annotations
 
 import asyncio
-import json
-import secrets
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -27,14 +26,14 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import errors
-from .errors import Kind, ZoomError
+from .errors import Kind
 from .faults import Faults, render
 from .handlers import PastData
 from .log import OAUTH_OPERATION, RequestLog, RequestRecord
-from .oauth import check_token_request, token_body
+from .oauth import FakeAccount, check_bearer, check_token_request, index_accounts, token_body
+from .responses import TRACKING_ID_KEY, TrackingId, json_response
 from .spec import API_PREFIX, Match, Operation, Spec, SpecViolation
 from .tokens import DEFAULT_PAGE_TOKEN_TTL, DEFAULT_TOKEN_LIFETIME, AccessTokens, Clock, PageTokens
 from .world import World
@@ -43,43 +42,13 @@ DEFAULT_CLIENT_ID = "fakezoom-client-id"
 DEFAULT_CLIENT_SECRET = "fakezoom-client-secret"  # noqa: S105 - a fixture, not a secret.
 DEFAULT_ACCOUNT_ID = "fakezoom-account-id"
 DEFAULT_SCOPES = ("meeting:read:admin", "webinar:read:admin", "report:read:admin")
-JSON_MEDIA_TYPE = "application/json;charset=UTF-8"
-TRACKING_ID_KEY = "fakezoom.tracking_id"
-
-
-def json_response(
-    status: int, body: dict[str, Any] | str, headers: dict[str, str] | None = None
-) -> Response:
-    if isinstance(body, str):
-        return Response(body, status, headers, media_type="text/html")
-    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    return Response(content, status, headers, media_type=JSON_MEDIA_TYPE)
-
-
-class _TrackingId:
-    """Adds Zoom's `x-zm-trackingid` to every response, and exposes it to handlers."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        tracking_id = f"v=2.0;clid=fake;rid=WEB_{secrets.token_hex(16)}"
-        scope[TRACKING_ID_KEY] = tracking_id
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [*message.get("headers", []), (b"x-zm-trackingid", tracking_id.encode())]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
 
 
 class FakeZoom:
-    """A fake Zoom: `app` is the ASGI app; the other attributes are for tests to drive and read."""
+    """A fake Zoom: `app` is the ASGI app; the other attributes are for tests to drive and read.
+
+    `client_id`/`client_secret`/`account_id` are the default account's; `accounts` adds more.
+    """
 
     def __init__(
         self,
@@ -89,6 +58,7 @@ class FakeZoom:
         client_id: str = DEFAULT_CLIENT_ID,
         client_secret: str = DEFAULT_CLIENT_SECRET,
         account_id: str = DEFAULT_ACCOUNT_ID,
+        accounts: Sequence[FakeAccount] = (),
         scopes: Sequence[str] = DEFAULT_SCOPES,
         token_lifetime: float = DEFAULT_TOKEN_LIFETIME,
         page_token_ttl: float = DEFAULT_PAGE_TOKEN_TTL,
@@ -101,6 +71,8 @@ class FakeZoom:
         self.client_id = client_id
         self.client_secret = client_secret
         self.account_id = account_id
+        self.extra_accounts = tuple(accounts)
+        index_accounts(self.accounts)  # fail now, not at the first token request
         self.scopes = tuple(scopes)
         self.clock = clock
         self.spec = spec or Spec.load()
@@ -115,17 +87,52 @@ class FakeZoom:
     # -- what tests read and drive ------------------------------------------------------------
 
     @property
+    def accounts(self) -> tuple[FakeAccount, ...]:
+        """Every account the fake knows: the default one first, then `extra_accounts`."""
+        default = FakeAccount(self.account_id, self.client_id, self.client_secret)
+        return (default, *self.extra_accounts)
+
+    @property
     def tokens_issued(self) -> int:
         """Access tokens issued so far (N workers sharing a token cache should make this 1)."""
         return self.access_tokens.issued
 
-    def calls(self, operation_id: str | None = None, status: int | None = None) -> int:
-        """Requests to an operation (e.g. `listWebinarParticipants`), optionally by status."""
-        return self.log.calls(operation_id, status)
+    def calls(
+        self,
+        operation_id: str | None = None,
+        status: int | None = None,
+        *,
+        account_id: str | None = None,
+    ) -> int:
+        """Requests to an operation (e.g. `listWebinarParticipants`), optionally by status and
+        by the account whose token made them."""
+        return self.log.calls(operation_id, status, account_id=account_id)
 
-    def issue_token(self) -> str:
-        """A valid bearer token, without going through `/oauth/token` (counts as an issuance)."""
-        return self.access_tokens.issue().value
+    def calls_by_account(self, account_id: str, operation_id: str | None = None) -> int:
+        """Requests made with `account_id`'s tokens (to one operation if given)."""
+        return self.log.calls(operation_id, account_id=account_id)
+
+    def peak_rate(
+        self,
+        window: float = 1.0,
+        *,
+        category: str | None = None,
+        account_id: str | None = None,
+        operation_id: str | None = None,
+    ) -> int:
+        """The most API requests in any `window` seconds (e.g. per category and account, to
+        compare with Zoom's per-second limits); see `RequestLog.peak`."""
+        return self.log.peak(
+            window, category=category, account_id=account_id, operation_id=operation_id
+        )
+
+    def issue_token(self, account_id: str | None = None) -> str:
+        """A valid bearer token for `account_id` (default: the default account), without going
+        through `/oauth/token` (counts as an issuance)."""
+        account_id = self.account_id if account_id is None else account_id
+        if all(a.account_id != account_id for a in self.accounts):
+            raise ValueError(f"fakezoom knows no account {account_id!r}")
+        return self.access_tokens.issue(account_id).value
 
     def reset(self) -> None:
         """Forget requests, faults, access and page tokens (the world stays)."""
@@ -144,7 +151,7 @@ class FakeZoom:
                 Route(API_PREFIX + "/{rest:path}", self._api, methods=methods),
                 Mount("/_fake", routes=control_routes(self)),
             ],
-            middleware=[Middleware(_TrackingId)],
+            middleware=[Middleware(TrackingId)],
         )
         app.state.fakezoom = self
         return app
@@ -158,6 +165,8 @@ class FakeZoom:
         status: int,
         body: dict[str, Any] | str,
         match: Match | Operation | None,
+        *,
+        account_id: str | None,
         **kw: Any,
     ) -> None:
         op = match.operation if isinstance(match, Match) else match
@@ -175,11 +184,17 @@ class FakeZoom:
                 fault=kw.get("fault"),
                 tracking_id=request.scope.get(TRACKING_ID_KEY, ""),
                 at=at,
+                account_id=account_id,
             )
         )
 
     async def _api(self, request: Request) -> Response:
         at = self.clock()
+        token_error, token = check_bearer(
+            request.headers.get("authorization", ""), self.access_tokens
+        )
+        # Tokens issued by `AccessTokens` directly have no account: they are the default one's.
+        account_id = (token.account_id or self.account_id) if token else None
         raw = request.scope.get("raw_path")
         raw_path = raw.decode("latin-1") if raw else quote(request.url.path)
         try:
@@ -188,7 +203,7 @@ class FakeZoom:
             )
         except SpecViolation as violation:
             status, body = errors.spec_violation(violation.message, **violation.detail)
-            self._record(request, at, status, body, violation.operation)
+            self._record(request, at, status, body, violation.operation, account_id=account_id)
             return json_response(status, body)
         op = match.operation
         headers = {"X-RateLimit-Category": op.category}
@@ -196,12 +211,12 @@ class FakeZoom:
         if handler is None:
             message = f"fakezoom: {op.method} {op.template} ({op.operation_id}) is not implemented"
             body = {"code": errors.NOT_IMPLEMENTED_CODE, "message": message}
-            self._record(request, at, 501, body, match)
+            self._record(request, at, 501, body, match, account_id=account_id)
             return json_response(501, body, headers)
-        token_error = self._check_bearer(request.headers.get("authorization", ""))
-        if token_error is not None:
-            self._record(request, at, token_error.status, token_error.body(), match)
-            return json_response(token_error.status, token_error.body(), headers)
+        if token_error is not None or account_id is None:
+            error = token_error or errors.INVALID_ACCESS_TOKEN
+            self._record(request, at, error.status, error.body(), match, account_id=None)
+            return json_response(error.status, error.body(), headers)
         selection = self.faults.select(
             request.url.path,
             API_PREFIX + op.template,
@@ -217,22 +232,22 @@ class FakeZoom:
                 kind=kind,
                 category=op.category,
                 scopes=", ".join(op.scopes),
-                account_id=self.account_id,
+                account_id=account_id,
             )
-            self._record(request, at, out.status, out.body, match, fault=fault.kind.value)
+            self._record(
+                request,
+                at,
+                out.status,
+                out.body,
+                match,
+                account_id=account_id,
+                fault=fault.kind.value,
+            )
             return json_response(out.status, out.body, headers | out.headers)
         status, body = handler(match)
-        self._record(request, at, status, body, match, fault="slow" if selection.delay else None)
+        slow = "slow" if selection.delay else None
+        self._record(request, at, status, body, match, account_id=account_id, fault=slow)
         return json_response(status, body, headers)
-
-    def _check_bearer(self, header: str) -> ZoomError | None:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            return errors.INVALID_ACCESS_TOKEN
-        state = self.access_tokens.check(value.strip())
-        if state == "valid":
-            return None
-        return errors.EXPIRED_ACCESS_TOKEN if state == "expired" else errors.INVALID_ACCESS_TOKEN
 
     async def _oauth(self, request: Request) -> Response:
         at = self.clock()
@@ -240,38 +255,41 @@ class FakeZoom:
         if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
             # Parsed by hand: Starlette's form parser needs python-multipart.
             params |= dict(parse_qsl((await request.body()).decode("latin-1")))
-        status, reply = check_token_request(
-            request.headers.get("authorization", ""),
-            params,
-            client_id=self.client_id,
-            client_secret=self.client_secret,
-            account_id=self.account_id,
+        check = check_token_request(
+            request.headers.get("authorization", ""), params, index_accounts(self.accounts)
         )
-        body: dict[str, Any] | str = reply
+        status, body, account = check.status, check.body, check.account
+        account_id = account.account_id if account else None
+        reply: dict[str, Any] | str = body
         selection = self.faults.select("/oauth/token", "/oauth/token", has_page_token=False)
         if selection.delay:
             await asyncio.sleep(selection.delay)
         fault_name = None
         if selection.answer is not None:
             out = render(
-                selection.answer, kind=None, category="Light", scopes="", account_id=self.account_id
+                selection.answer,
+                kind=None,
+                category="Light",
+                scopes="",
+                account_id=account_id or self.account_id,
             )
-            status, body, fault_name = out.status, out.body, selection.answer.kind.value
-        elif status == 200:
-            token = self.access_tokens.issue()
+            status, reply, fault_name = out.status, out.body, selection.answer.kind.value
+        elif status == 200 and account_id is not None:
+            token = self.access_tokens.issue(account_id)
             api_url = str(request.base_url).rstrip("/")
-            body = token_body(token, self.access_tokens.lifetime, self.scopes, api_url)
+            reply = token_body(token, self.access_tokens.lifetime, self.scopes, api_url)
         self._record(
             request,
             at,
             status,
-            body,
+            reply,
             None,
+            account_id=account_id,
             operation_id=OAUTH_OPERATION,
             template="/oauth/token",
             fault=fault_name,
         )
-        return json_response(status, body)
+        return json_response(status, reply)
 
 
 def create_app(

@@ -6,7 +6,9 @@
 | `GET /_fake/faults` | `{"faults": [...]}` with `seen`/`fired` counters |
 | `POST /_fake/faults` | add one fault (JSON object) or several (array): `Fault.to_json()` shape |
 | `DELETE /_fake/faults`, `DELETE /_fake/faults/{id}` | remove all faults, or one |
-| `GET /_fake/requests[?operation_id=...]` | `{"requests": [...]}`: the request log |
+| `GET /_fake/requests[?operation_id=...][&account_id=...]` | `{"requests": [...]}`: the log |
+| `GET /_fake/rates[?window=1&category=&account_id=&operation_id=]` | `{"peak": n,
+  "per_window": {"<floor(at / window)>": n}}`: `RequestLog.peak` and `per_window` |
 | `GET /_fake/stats` | `{"tokens_issued", "calls": {operationId: n}, "page_tokens"}` |
 | `POST /_fake/reset` | forget requests, faults, access and page tokens |
 | `POST /_fake/tokens/expire` | expire every access token now |
@@ -85,8 +87,20 @@ def control_routes(fake: FakeZoom) -> list[BaseRoute]:
         return Response(status_code=204 if removed else 404)
 
     async def requests(request: Request) -> Response:
-        records = fake.log.records(request.query_params.get("operation_id"))
+        query = request.query_params
+        records = fake.log.records(query.get("operation_id"), account_id=query.get("account_id"))
         return _json({"requests": [r.to_json() for r in records]})
+
+    async def rates(request: Request) -> Response:
+        query = request.query_params
+        filters = {k: query.get(k) for k in ("category", "account_id", "operation_id")}
+        try:
+            window = float(query.get("window", "1"))
+            peak = fake.log.peak(window, **filters)
+        except ValueError as exc:
+            return _bad(f"bad window: {exc}")
+        per_window = fake.log.per_window(window, **filters)
+        return _json({"peak": peak, "per_window": {str(k): n for k, n in per_window.items()}})
 
     async def stats(request: Request) -> Response:
         body = {
@@ -141,6 +155,7 @@ def control_routes(fake: FakeZoom) -> list[BaseRoute]:
         Route("/faults", clear_faults, methods=["DELETE"]),
         Route("/faults/{fault_id:int}", remove_fault, methods=["DELETE"]),
         Route("/requests", requests, methods=["GET"]),
+        Route("/rates", rates, methods=["GET"]),
         Route("/stats", stats, methods=["GET"]),
         Route("/reset", reset, methods=["POST"]),
         Route("/tokens/expire", expire_tokens, methods=["POST"]),

@@ -47,13 +47,15 @@ class AccessToken:
     value: str
     issued_at: float
     expires_at: float
+    #: The account the token was issued for (None: issued without one).
+    account_id: str | None = None
 
 
 class AccessTokens:
     """Issues and checks bearer tokens; counts issuances.
 
-    With `single_active`, issuing a token invalidates the earlier ones, as Zoom did for
-    Server-to-Server OAuth apps before it let several tokens live at once.
+    With `single_active`, issuing a token invalidates the earlier ones of the same account, as
+    Zoom did for Server-to-Server OAuth apps before it let several tokens live at once.
     """
 
     def __init__(
@@ -70,31 +72,39 @@ class AccessTokens:
         self._tokens: dict[str, AccessToken] = {}
         self.issued = 0
 
-    def issue(self) -> AccessToken:
+    def issue(self, account_id: str | None = None) -> AccessToken:
         now = self._clock()
-        token = AccessToken("fz." + secrets.token_urlsafe(32), now, now + self.lifetime)
+        value = "fz." + secrets.token_urlsafe(32)
+        token = AccessToken(value, now, now + self.lifetime, account_id)
         with self._lock:
-            if self.single_active:
-                self._tokens.clear()
-            else:
-                self._tokens = {k: v for k, v in self._tokens.items() if v.expires_at > now - 3600}
+            self._tokens = {
+                k: v
+                for k, v in self._tokens.items()
+                if v.expires_at > now - 3600
+                and not (self.single_active and v.account_id == account_id)
+            }
             self._tokens[token.value] = token
             self.issued += 1
         return token
 
     def check(self, value: str) -> TokenState:
+        return self.lookup(value)[0]
+
+    def lookup(self, value: str) -> tuple[TokenState, AccessToken | None]:
+        """The token's state, and the token itself unless it is unknown."""
         with self._lock:
             token = self._tokens.get(value)
         if token is None:
-            return "invalid"
-        return "valid" if self._clock() < token.expires_at else "expired"
+            return "invalid", None
+        return ("valid" if self._clock() < token.expires_at else "expired"), token
 
     def expire_all(self) -> None:
         """Make every issued token expired now (they answer "Access token is expired.")."""
         now = self._clock()
         with self._lock:
             self._tokens = {
-                k: AccessToken(v.value, v.issued_at, now) for k, v in self._tokens.items()
+                k: AccessToken(v.value, v.issued_at, now, v.account_id)
+                for k, v in self._tokens.items()
             }
 
     def reset(self) -> None:
