@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import URL, make_url
 from sqlalchemy.exc import ArgumentError
+
+from service import apps
 
 #: Where the embedded default keeps its SQLite file, relative to the working directory.
 DEFAULT_DATA_DIR = Path("data")
@@ -42,6 +45,13 @@ DEFAULT_ZOOM_OAUTH_URL = "https://zoom.us/oauth/token"
 #: Prefix of every queue name, so that deployments (and test runs) sharing a broker never collide.
 DEFAULT_QUEUE_PREFIX = "zoomhooks"
 
+
+#: The Zoom plan assumed for an account the configuration does not describe: webinars need at
+#: least Pro, and assuming more than the account has would meet 429s.
+DEFAULT_ZOOM_PLAN = "pro"
+#: The share of each account's Zoom rate limits zoomhooks takes, so other integrations on the
+#: account keep headroom.
+DEFAULT_RATE_SHARE = 0.5
 
 BROKER_SCHEMES = frozenset({"amqp", "amqps", "redis", "rediss"})
 
@@ -82,6 +92,8 @@ class Settings(BaseSettings):
         # An empty variable means "use the default", as operators expect from `FOO=`.
         env_ignore_empty=True,
     )
+
+    _apps: apps.Apps = PrivateAttr()
 
     database_url: SecretStr = Field(
         default=SecretStr(DEFAULT_DATABASE_URL), validation_alias=_env("DATABASE_URL")
@@ -143,6 +155,20 @@ class Settings(BaseSettings):
     zoom_daily_cap: int | None = Field(
         default=None, ge=1, validation_alias=_env("ZOOMHOOKS_ZOOM_DAILY_CAP")
     )
+    config_file: Path | None = Field(default=None, validation_alias=_env("ZOOMHOOKS_CONFIG"))
+    zoom_plan: str = Field(default=DEFAULT_ZOOM_PLAN, validation_alias=_env("ZOOMHOOKS_ZOOM_PLAN"))
+    zoom_rate_share: float = Field(
+        default=DEFAULT_RATE_SHARE,
+        gt=0,
+        le=1,
+        validation_alias=_env("ZOOMHOOKS_ZOOM_RATE_SHARE"),
+    )
+    rate_limit_backend: Literal["auto", "redis", "database", "memory"] = Field(
+        default="auto", validation_alias=_env("ZOOMHOOKS_RATE_LIMIT_BACKEND")
+    )
+    rate_limit_redis_url: SecretStr | None = Field(
+        default=None, validation_alias=_env("ZOOMHOOKS_RATE_LIMIT_REDIS_URL")
+    )
     followup_delay_seconds: float = Field(
         default=DEFAULT_FOLLOWUP_DELAY,
         ge=0,
@@ -165,6 +191,8 @@ class Settings(BaseSettings):
         "zoom_account_id",
         "zoom_client_id",
         "zoom_client_secret",
+        "config_file",
+        "rate_limit_redis_url",
         mode="before",
     )
     @classmethod
@@ -200,6 +228,61 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
 
+    @field_validator("zoom_plan")
+    @classmethod
+    def _known_plan(cls, value: str) -> str:
+        return apps.parse_plan(value)
+
+    @model_validator(mode="after")
+    def _load_apps(self) -> Settings:
+        default_limits = apps.Limits(self.zoom_plan, self.zoom_rate_share, self.zoom_daily_cap)
+        text = None
+        if self.config_file is not None:
+            try:
+                text = self.config_file.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ValueError(
+                    f"ZOOMHOOKS_CONFIG: cannot read {self.config_file}: {exc.strerror}"
+                ) from None
+        if self.rate_limit_backend == "redis" and not (
+            self.rate_limit_redis_url
+            or (self.broker_url and self.broker_url.get_secret_value().startswith("redis"))
+        ):
+            raise ValueError(
+                "ZOOMHOOKS_RATE_LIMIT_BACKEND=redis needs ZOOMHOOKS_RATE_LIMIT_REDIS_URL or a "
+                "redis:// BROKER_URL"
+            )
+        self._apps = apps.load(
+            text,
+            environ=os.environ,
+            default_app=self._environment_app(),
+            default_limits=default_limits,
+            source=f"ZOOMHOOKS_CONFIG ({self.config_file})",
+        )
+        return self
+
+    def _environment_app(self) -> apps.App | None:
+        credentials = None
+        if self.zoom_account_id and self.zoom_client_id and self.zoom_client_secret:
+            credentials = apps.Credentials(
+                self.zoom_account_id,
+                self.zoom_client_id,
+                self.zoom_client_secret.get_secret_value(),
+            )
+        if not self.webhook_secrets and credentials is None:
+            return None
+        return apps.App(
+            name=apps.DEFAULT_APP,
+            account_id=self.zoom_account_id,
+            secrets=self.webhook_secrets,
+            credentials=credentials,
+        )
+
+    @property
+    def apps(self) -> apps.Apps:
+        """Every configured Zoom app and account budget (the file's and the environment's)."""
+        return self._apps
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -210,18 +293,26 @@ class Settings(BaseSettings):
 
     @property
     def webhook_secrets(self) -> tuple[bytes, ...]:
-        """Every accepted secret; listing several allows rotation without downtime."""
+        """The environment app's accepted secrets; several allow rotation without downtime."""
         if self.webhook_secret_token is None:
             return ()
-        raw = self.webhook_secret_token.get_secret_value()
-        return tuple(s.strip().encode() for s in raw.split(",") if s.strip())
+        return apps.split_secrets(self.webhook_secret_token.get_secret_value())
 
     def secret_values(self) -> list[str]:
         """Every secret this process knows, for the log redactor (never for display)."""
         values = [s.decode() for s in self.webhook_secrets]
         if self.zoom_client_secret is not None:
             values.append(self.zoom_client_secret.get_secret_value())
-        for url in (self.database, self.broker_url.get_secret_value() if self.broker_url else ""):
+        values += self.apps.secret_values()
+        redis_url = (
+            self.rate_limit_redis_url.get_secret_value() if self.rate_limit_redis_url else ""
+        )
+        urls = (
+            self.database,
+            self.broker_url.get_secret_value() if self.broker_url else "",
+            redis_url,
+        )
+        for url in urls:
             try:
                 password = make_url(url).password if url else None
             except ArgumentError:
@@ -232,8 +323,8 @@ class Settings(BaseSettings):
 
     @property
     def zoom_configured(self) -> bool:
-        """Server-to-Server OAuth credentials are set, so follow-ups can call Zoom."""
-        return bool(self.zoom_account_id and self.zoom_client_id and self.zoom_client_secret)
+        """Some app has Server-to-Server OAuth credentials, so follow-ups can call Zoom."""
+        return bool(self.apps.credentials())
 
     @property
     def embedded(self) -> bool:

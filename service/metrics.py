@@ -8,7 +8,7 @@ the same from any process, so alert on them from one scrape target (`max by ()`)
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.registry import Collector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -27,8 +27,8 @@ WEBHOOKS_DUPLICATE = Counter(
 )
 WEBHOOKS_REJECTED = Counter(
     "zoomhooks_webhooks_rejected_total",
-    "Deliveries refused: signature (401), not_an_event (400), too_large (413), "
-    "unavailable / not_configured (503).",
+    "Deliveries refused: signature (401), not_an_event (400), unknown_app (404), too_large "
+    "(413), unavailable / not_configured (503).",
     ["reason"],
     registry=REGISTRY,
 )
@@ -46,8 +46,8 @@ EVENTS_PROCESSED = Counter(
 )
 FOLLOWUPS = Counter(
     "zoomhooks_followups_total",
-    "Follow-up job runs, by outcome (done, not_ready, rate_limited, retry, failed, "
-    "not_applicable).",
+    "Follow-up job runs, by outcome (done, not_ready, rate_limited, throttled (by the "
+    "governor), retry, failed, not_applicable).",
     ["resource", "outcome"],
     registry=REGISTRY,
 )
@@ -83,8 +83,50 @@ def exposition(*extra: Collector) -> bytes:
 
 # Labelled series exist only after their first increment, and rate() cannot see that one:
 # create the known ones at zero, so the first 503 or failed job already moves an alert.
-for _reason in ("signature", "not_an_event", "too_large", "unavailable", "not_configured"):
+for _reason in (
+    "signature",
+    "not_an_event",
+    "unknown_app",
+    "too_large",
+    "unavailable",
+    "not_configured",
+):
     WEBHOOKS_REJECTED.labels(reason=_reason)
 for _resource in ("participants", "absentees", "qa", "polls"):
-    for _outcome in ("done", "not_ready", "rate_limited", "retry", "failed", "not_applicable"):
+    for _outcome in (
+        "done",
+        "not_ready",
+        "rate_limited",
+        "throttled",
+        "retry",
+        "failed",
+        "not_applicable",
+    ):
         FOLLOWUPS.labels(resource=_resource, outcome=_outcome)
+GOVERNOR_RATE = Gauge(
+    "zoomhooks_governor_rate",
+    "Zoom calls per second the governor allows now, by account and rate-limit category "
+    "(lower than the budget while slowed after a 429).",
+    ["account_id", "category"],
+    registry=REGISTRY,
+)
+GOVERNOR_WAIT = Histogram(
+    "zoomhooks_governor_wait_seconds",
+    "How long calls slept for their slot in the governor's pace.",
+    ["account_id", "category"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    registry=REGISTRY,
+)
+GOVERNOR_DEFERRED = Counter(
+    "zoomhooks_governor_deferred_total",
+    "Jobs the governor sent back to wait as a delayed message: pace (the next slot was too far "
+    "off) or daily (the day's budget is spent).",
+    ["account_id", "category", "reason"],
+    registry=REGISTRY,
+)
+GOVERNOR_SLOWDOWNS = Counter(
+    "zoomhooks_governor_slowdowns_total",
+    "429s from Zoom that slowed the governor's pace for an account and category.",
+    ["account_id", "category"],
+    registry=REGISTRY,
+)

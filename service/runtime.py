@@ -8,7 +8,10 @@ from datetime import datetime, timedelta
 import dramatiq
 from starlette.applications import Starlette
 
+from service.apps import DEFAULT_APP, Credentials
 from service.config import Settings
+from service.governor import Governor, MemoryStateStore, Plan, StateStore, budget
+from service.governor.redis import RedisStateStore
 from service.processing.backfill import Backfiller
 from service.processing.followup import FollowupRunner
 from service.processing.ingest import Ingestor
@@ -22,10 +25,12 @@ from service.storage import db
 from service.storage.followups import Followups
 from service.storage.gauges import DatabaseCollector
 from service.storage.inbox import Inbox
+from service.storage.ratestate import DatabaseStateStore
 from service.storage.tokens import DatabaseTokenStore
 from service.storage.usage import UsageRecorder
 from service.web.app import Check, NotReady, create_app
 from service.zoom import ZoomClient
+from service.zoom.clients import ZoomClients
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +43,15 @@ class Runtime:
         self.followups = Followups(self.engine)
         self.usage = UsageRecorder(self.engine)
         self.broker: dramatiq.Broker = broker.create(settings)
-        self.zoom = self._zoom_client(settings)
+        self.governor = self._governor(settings)
+        self.zoom = ZoomClients(settings.apps, self._zoom_client)
         # One process (embedded): deliveries Zoom waits on go before background work.
         self.priority = DeliveriesFirst() if settings.embedded else NoPriority()
         priority = self.priority
         processing_timeout = timedelta(seconds=settings.processing_timeout_seconds)
         self.runner = FollowupRunner(
             self.followups,
-            lambda _account_id: self.zoom,
+            self.zoom.for_account,
             not_ready_retry=timedelta(seconds=settings.not_ready_retry_seconds),
             not_ready_limit=timedelta(seconds=settings.not_ready_limit_seconds),
             running_timeout=processing_timeout,
@@ -67,13 +73,11 @@ class Runtime:
         self.actors = actors.declare(
             self.broker, self.processor, self.runner, queue_prefix=settings.queue_prefix
         )
-        self.ingestor = Ingestor(
-            secrets=settings.webhook_secrets,
-            inbox=self.inbox,
-            enqueue=self.enqueue,
-            timestamp_tolerance_seconds=settings.timestamp_tolerance_seconds,
-            future_skew_seconds=settings.future_skew_seconds,
-        )
+        self.ingestors = {
+            name: self._ingestor(name, app.secrets) for name, app in settings.apps.apps.items()
+        }
+        # The bare path answers 503 until the environment's app has a secret (Zoom retries).
+        self.ingestor = self.ingestors.get(DEFAULT_APP) or self._ingestor(DEFAULT_APP, ())
         self.sweeper = Sweeper(
             self.inbox,
             self.enqueue,
@@ -83,35 +87,87 @@ class Runtime:
             processing_timeout=processing_timeout,
             interval_seconds=settings.sweep_interval_seconds,
         )
+        credentials = settings.apps.credentials()
         self.backfiller = Backfiller(
             self.engine,
             self.followups,
-            lambda _account_id: self.zoom,
-            account_id=settings.zoom_account_id,
+            self.zoom.for_account,
+            account_id=settings.zoom_account_id
+            or (credentials[0].account_id if credentials else None),
         )
         self._workers: Workers | None = None
 
-    def _zoom_client(self, settings: Settings) -> ZoomClient | None:
-        if not settings.zoom_configured or settings.zoom_client_secret is None:
-            return None
-        return ZoomClient(
-            account_id=str(settings.zoom_account_id),
-            client_id=str(settings.zoom_client_id),
-            client_secret=settings.zoom_client_secret.get_secret_value(),
-            api_base_url=settings.zoom_api_base_url,
-            oauth_url=settings.zoom_oauth_url,
-            token_store=DatabaseTokenStore(self.engine),
-            on_request=self._count_zoom_request,
+    def _ingestor(self, app: str, secrets: tuple[bytes, ...]) -> Ingestor:
+        return Ingestor(
+            secrets=secrets,
+            inbox=self.inbox,
+            enqueue=self.enqueue,
+            timestamp_tolerance_seconds=self.settings.timestamp_tolerance_seconds,
+            future_skew_seconds=self.settings.future_skew_seconds,
+            app=app,
         )
 
-    def _count_zoom_request(self, _endpoint: str, category: str, status: int | None) -> None:
-        # OAuth calls carry no category and do not count against the API's limits.
-        if category and status is not None and self.settings.zoom_account_id:
-            self.usage.record(self.settings.zoom_account_id, category)
+    def _governor(self, settings: Settings) -> Governor:
+        apps = settings.apps
+        budgets = {
+            account: budget(Plan(limits.plan), limits.share, daily_cap=limits.daily_cap)
+            for account, limits in apps.limits.items()
+        }
+        default = apps.default_limits
+        return Governor(
+            self._rate_store(settings),
+            budgets,
+            default=budget(Plan(default.plan), default.share, daily_cap=default.daily_cap),
+        )
+
+    def _rate_store(self, settings: Settings) -> StateStore:
+        """Redis when there is one; else the database, which every process shares; in the
+        embedded default (one process), memory."""
+        choice = settings.rate_limit_backend
+        broker_url = settings.broker_url.get_secret_value() if settings.broker_url else ""
+        redis_url = (
+            settings.rate_limit_redis_url.get_secret_value()
+            if settings.rate_limit_redis_url
+            else broker_url
+            if broker_url.startswith(("redis://", "rediss://"))
+            else ""
+        )
+        if choice == "auto":
+            choice = "redis" if redis_url else "memory" if settings.embedded else "database"
+        if choice == "redis":
+            if not redis_url:
+                raise ValueError(
+                    "ZOOMHOOKS_RATE_LIMIT_BACKEND=redis needs ZOOMHOOKS_RATE_LIMIT_REDIS_URL or "
+                    "a redis:// BROKER_URL"
+                )
+            return RedisStateStore.from_url(redis_url, namespace=settings.queue_prefix)
+        if choice == "database":
+            return DatabaseStateStore(self.engine)
+        return MemoryStateStore()
+
+    def _zoom_client(self, credentials: Credentials) -> ZoomClient:
+        account = credentials.account_id
+
+        def count(_endpoint: str, category: str, status: int | None) -> None:
+            # OAuth calls carry no category and do not count against the API's limits.
+            if category and status is not None:
+                self.usage.record(account, category)
+
+        return ZoomClient(
+            account_id=account,
+            client_id=credentials.client_id,
+            client_secret=credentials.client_secret,
+            api_base_url=self.settings.zoom_api_base_url,
+            oauth_url=self.settings.zoom_oauth_url,
+            token_store=DatabaseTokenStore(self.engine),
+            on_request=count,
+            pacer=self.governor.pacer(account),
+        )
 
     def web_app(self) -> Starlette:
         return create_app(
             self.ingestor,
+            apps={name: i for name, i in self.ingestors.items() if name != DEFAULT_APP},
             max_body_bytes=self.settings.max_body_bytes,
             checks=self.checks(),
             priority=self.priority,
@@ -125,8 +181,8 @@ class Runtime:
         """What /readyz asks: can this process store, enqueue and verify?"""
 
         def secret() -> None:
-            if not self.settings.webhook_secrets:
-                raise NotReady("ZOOM_WEBHOOK_SECRET_TOKEN is not set")
+            if not self.settings.apps.any_secret:
+                raise NotReady("ZOOM_WEBHOOK_SECRET_TOKEN is not set (nor any app's secret)")
 
         return {
             "database": self.inbox.ping,
@@ -169,6 +225,8 @@ class Runtime:
         if self._workers is not None:
             self._workers.stop()
         self.broker.close()
-        if self.zoom is not None:
-            self.zoom.close()
+        self.zoom.close()
+        close = getattr(self.governor.store, "close", None)
+        if close is not None:
+            close()
         self.engine.dispose()

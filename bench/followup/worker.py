@@ -229,6 +229,10 @@ def run_service(args: argparse.Namespace) -> dict[str, Any]:
         "zoom_api_base_url": args.api,
         "zoom_oauth_url": args.oauth,
         "followup_delay_seconds": 0,
+        # As much of Zoom's pace as a Business+ account allows: the service paces its calls,
+        # the raw baseline does not, and this measures storage, not the governor.
+        "zoom_plan": "business",
+        "zoom_rate_share": 1.0,
     }
     # By their environment names (DATABASE_URL, ZOOM_*, ZOOMHOOKS_*): what Settings reads
     # whether or not it also accepts field names. No environment and no .env file count.
@@ -302,8 +306,9 @@ def run_service(args: argparse.Namespace) -> dict[str, Any]:
         records.upsert_fetched = timed_upsert
 
         if not args.cold:
-            assert runtime.zoom is not None
-            warm_up(runtime.zoom, args)
+            client = runtime.zoom.for_account(DEFAULT_ACCOUNT_ID)
+            assert client is not None
+            warm_up(client, args)
         # The PostgreSQL server's processes work for this run too: not "other" load.
         postgres = not args.database.startswith("sqlite")
         server_before = server_cpu_seconds() if postgres else 0.0

@@ -24,7 +24,15 @@ from service.processing.priority import DeliveriesFirst, NoPriority
 from service.storage import records
 from service.storage.followups import Followup, Followups
 from service.storage.types import utcnow
-from service.zoom import Endpoint, Outcome, RateLimited, ZoomAPIError, ZoomClient, backoff_delay
+from service.zoom import (
+    Endpoint,
+    Outcome,
+    RateLimited,
+    Throttled,
+    ZoomAPIError,
+    ZoomClient,
+    backoff_delay,
+)
 from service.zoom import endpoints as ep
 from service.zoom.pagination import ListingRestarted
 
@@ -32,7 +40,8 @@ log = logging.getLogger(__name__)
 
 #: Longest pause between re-fetches of data Zoom says is not ready (seconds).
 DEFAULT_NOT_READY_CAP = 4 * 60 * 60
-#: How often a running job shows it is alive; well inside the orphan timeout (seconds).
+#: How often a running job shows it is alive, at most (seconds); a third of the orphan timeout
+#: when that is shorter.
 DEFAULT_HEARTBEAT_INTERVAL = 30
 #: First and longest pause after a transient failure (seconds).
 DEFAULT_TRANSIENT_BASE = 30
@@ -120,10 +129,12 @@ class FollowupRunner:
             self.jobs.reschedule(
                 job.id, at=at, error=str(exc), tracking_id=exc.tracking_id, count_attempt=False
             )
-            metrics.FOLLOWUPS.labels(job.resource, "rate_limited").inc()
+            waited = "throttled" if isinstance(exc, Throttled) else "rate_limited"
+            metrics.FOLLOWUPS.labels(job.resource, waited).inc()
             log.info(
-                "followup %s rate limited (%s), again at %s",
+                "followup %s %s (%s), again at %s",
                 job.id,
+                waited.replace("_", " "),
                 exc.category,
                 at,
                 extra=_context(job, exc.tracking_id),
@@ -154,13 +165,15 @@ class FollowupRunner:
             log.info("followup %s: %s page token expired, listing again", job.id, event.endpoint)
             stored = 0  # the listing starts over; its rows upsert onto the ones stored so far
 
+        # Well inside the timeout after which a sweeper takes a silent job for orphaned.
+        beat_every = min(DEFAULT_HEARTBEAT_INTERVAL, self.running_timeout.total_seconds() / 3)
         last_beat = time.monotonic()
         for page, page_tracking in fetch(client, endpoint, job.instance_uuid, restarted):
             tracking = page_tracking
             rows = list(to_rows(page))
             self.priority.defer()
             with self.jobs.engine.begin() as conn:
-                if time.monotonic() - last_beat > DEFAULT_HEARTBEAT_INTERVAL:
+                if time.monotonic() - last_beat > beat_every:
                     self.jobs.heartbeat(conn, job.id)
                     last_beat = time.monotonic()
                 stored += records.upsert_fetched(

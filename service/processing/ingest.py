@@ -53,8 +53,11 @@ class Ingestor:
         enqueue: Callable[[int], None],
         timestamp_tolerance_seconds: int,
         future_skew_seconds: int,
+        app: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """`app` names the configured Zoom app whose endpoint this is (kept on each row)."""
+        self.app = app
         self.secrets = tuple(secrets)
         self.inbox = inbox
         self.enqueue = enqueue
@@ -65,7 +68,11 @@ class Ingestor:
     def ingest(self, body: bytes, headers: Mapping[str, str]) -> Accepted | Challenge:
         """Raises SignatureError (401), EventError (400), NotConfigured/StorageUnavailable (503)."""
         if not self.secrets:
-            raise NotConfigured("ZOOM_WEBHOOK_SECRET_TOKEN is not set")
+            raise NotConfigured(
+                "ZOOM_WEBHOOK_SECRET_TOKEN is not set"
+                if self.app in (None, "default")
+                else f"app {self.app!r} has no secret token"
+            )
         verified = signature.verify(
             secrets=self.secrets,
             signature=headers.get(signature.SIGNATURE_HEADER),
@@ -88,6 +95,7 @@ class Ingestor:
             request_timestamp=verified.timestamp,
             zm_trackingid=_header(headers, TRACKING_HEADER),
             zm_request_id=_header(headers, REQUEST_ID_HEADER),
+            app=self.app,
         )
         try:
             recorded = self.inbox.record(new)

@@ -6,6 +6,8 @@ duplicate message, a second worker or a sweeper racing a worker cannot run one j
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +18,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from service.storage.inbox import DEFAULT_SWEEP_BATCH, MAX_ERROR_LENGTH
 from service.storage.models import followups
 from service.storage.types import utcnow
+
+
+def worker_identity() -> str:
+    """host:pid of the process running a job, so ops can tell whose it is (read at each claim:
+    a forked worker has its own pid)."""
+    return f"{socket.gethostname()[:80]}:{os.getpid()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +96,12 @@ class Followups:
             row = conn.execute(
                 update(followups)
                 .where(c.id == followup_id, due | orphaned)
-                .values(status="running", attempts=c.attempts + 1, updated_at=now)
+                .values(
+                    status="running",
+                    attempts=c.attempts + 1,
+                    updated_at=now,
+                    claimed_by=worker_identity(),
+                )
                 .returning(
                     c.id,
                     c.instance_uuid,
@@ -195,8 +208,14 @@ class Followups:
         ) | ((c.status == "running") & (c.updated_at < running_before))
         taken: list[tuple[int, datetime | None]] = []
         with self.engine.begin() as conn:
+            # SKIP LOCKED (PostgreSQL): a second sweeper passes over the rows the first is
+            # taking instead of queueing behind it; the re-checking UPDATE settles the rest.
             candidates = conn.execute(
-                select(c.id, c.next_attempt_at).where(stale).order_by(c.id).limit(limit)
+                select(c.id, c.next_attempt_at)
+                .where(stale)
+                .order_by(c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
             ).all()
             for row in candidates:
                 won = conn.execute(

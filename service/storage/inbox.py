@@ -31,6 +31,7 @@ RECORD_COLUMNS = (
     "request_timestamp",
     "zm_trackingid",
     "zm_request_id",
+    "app",
     "received_at",
     "updated_at",
     "status",
@@ -49,6 +50,8 @@ class NewEvent:
     request_timestamp: int | None = None
     zm_trackingid: str | None = None
     zm_request_id: str | None = None
+    #: The configured Zoom app whose endpoint received it.
+    app: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,7 @@ class Inbox:
             "request_timestamp": new.request_timestamp,
             "zm_trackingid": new.zm_trackingid,
             "zm_request_id": new.zm_request_id,
+            "app": new.app,
             "received_at": now,
             "updated_at": now,
             "status": "received",
@@ -179,7 +183,14 @@ class Inbox:
             (c.status == "processing") & (c.updated_at < processing_before)
         )
         with self.engine.begin() as conn:
-            candidates = conn.execute(select(c.id).where(stale).order_by(c.id).limit(limit)).all()
+            # SKIP LOCKED (PostgreSQL): concurrent sweepers split the stale rows between them.
+            candidates = conn.execute(
+                select(c.id)
+                .where(stale)
+                .order_by(c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
             taken: list[int] = []
             for row in candidates:
                 won = conn.execute(

@@ -53,6 +53,7 @@ webhook_events = Table(
     Column("zm_trackingid", String(200), nullable=True),
     Column("zm_request_id", String(200), nullable=True),
     Column("body", Text, nullable=False, comment="the request body exactly as received (UTF-8)"),
+    Column("app", String(64), nullable=True, comment="the configured Zoom app it came to"),
     CheckConstraint(
         "status IN ('received', 'processing', 'done', 'failed', 'ignored')", name="status"
     ),
@@ -115,6 +116,9 @@ followups = Table(
     Column("inbox_id", BigInteger, nullable=True, comment="the event that asked for it"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column(
+        "claimed_by", String(100), nullable=True, comment="host:pid of the last worker to run it"
+    ),
     UniqueConstraint("instance_uuid", "resource"),
     CheckConstraint(
         "status IN ('pending', 'running', 'done', 'failed', 'not_applicable')", name="status"
@@ -248,4 +252,12 @@ zoom_api_usage = Table(
     Column("account_id", String(64), primary_key=True),
     Column("category", String(32), primary_key=True, comment="Zoom's rate-limit category"),
     Column("calls", Integer, nullable=False, server_default="0"),
+)
+
+zoom_rate_state = Table(
+    "zoom_rate_state",
+    metadata,
+    Column("key", String(200), primary_key=True, comment="account, category or daily cap"),
+    Column("state", Text, nullable=False, comment="the governor's record, JSON"),
+    Column("expires_at", Float, nullable=False, comment="epoch seconds; then it may be dropped"),
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
@@ -17,7 +17,7 @@ from starlette.routing import Route
 from service import metrics
 from service.processing.ingest import Ingestor
 from service.processing.priority import DeliveriesFirst
-from service.web.webhooks import WebhookEndpoint, error
+from service.web.webhooks import WebhookEndpoint, error, rejected
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +35,27 @@ class NotReady(Exception):
 def create_app(
     ingestor: Ingestor,
     *,
+    apps: Mapping[str, Ingestor] | None = None,
     max_body_bytes: int,
     checks: dict[str, Check],
     priority: DeliveriesFirst | None = None,
     collectors: Sequence[Collector] = (),
     advisory: Collection[str] = (),
 ) -> Starlette:
-    """`advisory` checks are reported by /readyz but do not make it fail."""
+    """`ingestor` serves the bare webhook path; `apps` serve `/webhooks/zoom/{name}` each.
+    `advisory` checks are reported by /readyz but do not make it fail."""
+    endpoints = {
+        name: WebhookEndpoint(app, max_body_bytes=max_body_bytes, priority=priority)
+        for name, app in (apps or {}).items()
+    }
+
+    async def app_webhook(request: Request) -> Response:
+        endpoint = endpoints.get(request.path_params["app"])
+        if endpoint is None:
+            # A URL nobody configured: Zoom's URL validation fails at once, so the operator
+            # sees it while setting the app up.
+            return rejected(404, "unknown_app", "no Zoom app is configured at this path")
+        return await endpoint.handle(request)
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -86,6 +100,7 @@ def create_app(
                 WebhookEndpoint(ingestor, max_body_bytes=max_body_bytes, priority=priority).handle,
                 methods=["POST"],
             ),
+            Route(WEBHOOK_PATH + "/{app}", app_webhook, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),

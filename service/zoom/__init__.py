@@ -9,11 +9,12 @@ from .backoff import RetryPolicy, backoff_delay, not_ready_delay
 from .client import DEFAULT_API_BASE_URL, ZoomClient, ZoomResponse
 from .endpoints import ENDPOINTS, Endpoint, build_request
 from .errors import RULES, Classification, Outcome, Rule, classify
-from .exceptions import RateLimited, TokenUnavailable, ZoomAPIError, ZoomError
+from .exceptions import RateLimited, Throttled, TokenUnavailable, ZoomAPIError, ZoomError
 from .ids import encode_path_id
 from .pagination import ListingRestarted, Page
 from .ratelimit import RateLimitCategory, daily_park_delay, seconds_until_next_utc_midnight
 from .tokens import MemoryTokenStore, StoredToken, TokenStore, token_key
+from .transport import Pacer
 
 __all__ = [
     "DEFAULT_API_BASE_URL",
@@ -25,12 +26,14 @@ __all__ = [
     "ListingRestarted",
     "MemoryTokenStore",
     "Outcome",
+    "Pacer",
     "Page",
     "RateLimitCategory",
     "RateLimited",
     "RetryPolicy",
     "Rule",
     "StoredToken",
+    "Throttled",
     "TokenManager",
     "TokenStore",
     "TokenUnavailable",

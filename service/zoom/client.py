@@ -25,7 +25,7 @@ from .exceptions import RateLimited, ZoomAPIError
 from .pagination import ListingRestarted, Page, RawPage, paginate
 from .ratelimit import rate_limit_delay
 from .tokens import MemoryTokenStore, TokenStore
-from .transport import OnRequest, Transport, tracking_id
+from .transport import OnRequest, Pacer, Transport, tracking_id
 
 log = logging.getLogger(__name__)
 
@@ -67,14 +67,17 @@ class ZoomClient:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         on_request: OnRequest | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         if not 1 <= page_size <= DEFAULT_PAGE_SIZE:
             raise ValueError(f"page_size must lie in 1..{DEFAULT_PAGE_SIZE}")
         self.api_base_url = api_base_url.rstrip("/")
         self.page_size = page_size
+        self.account_id = account_id
         self._clock = clock
+        self._pacer = pacer
         self._transport = Transport(
-            timeout=timeout, retry=retry, sleep=sleep, rng=rng, on_request=on_request
+            timeout=timeout, retry=retry, sleep=sleep, rng=rng, on_request=on_request, pacer=pacer
         )
         self._tokens = TokenManager(
             account_id=account_id,
@@ -88,7 +91,7 @@ class ZoomClient:
         )
 
     def __repr__(self) -> str:
-        return f"<ZoomClient {self.api_base_url}>"
+        return f"<ZoomClient {self.api_base_url} account={self.account_id}>"
 
     def __enter__(self) -> ZoomClient:
         return self
@@ -230,6 +233,8 @@ class ZoomClient:
             fallback_category=endpoint.rate_limit,
         )
         advice = classify(429, code, message, endpoint=endpoint).advice
+        if self._pacer is not None:
+            self._pacer.rate_limited((category or endpoint.rate_limit).value, delay, daily=daily)
         return RateLimited(
             delay,
             category.value if category else None,

@@ -88,6 +88,19 @@ class RateLimited(ZoomAPIError):
         return f"{super()._render()} (retry after {self.retry_after_seconds:.0f}s; {facts})"
 
 
+class Throttled(RateLimited):
+    """zoomhooks' own rate governor, not Zoom, says wait: this account's budget for the category
+    is spoken for further ahead than a worker should sleep. Handled like a 429 (a fresh delayed
+    message that spends no attempt), but no request was made."""
+
+    def __init__(
+        self, retry_after_seconds: float, category: str, *, daily: bool, advice: str
+    ) -> None:
+        super().__init__(
+            retry_after_seconds, category, daily, advice=advice, endpoint="governor", status=None
+        )
+
+
 class TokenUnavailable(ZoomAPIError):
     """No access token: the OAuth endpoint refused or failed, or another worker's lease stuck.
 

@@ -13,6 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 import httpx
 
@@ -65,6 +66,18 @@ def tracking_id(response: httpx.Response) -> str | None:
 OnRequest = Callable[[str, str, int | None], None]
 
 
+class Pacer(Protocol):
+    """Paces the API calls of one Zoom account (see `service.governor`).
+
+    `acquire` returns when a call of `category` may go, having slept if need be, or raises
+    `Throttled` when the wait would be too long for a worker to sleep through.
+    """
+
+    def acquire(self, category: str) -> None: ...
+
+    def rate_limited(self, category: str, retry_after: float, *, daily: bool) -> None: ...
+
+
 class Transport:
     """Sends requests through this process's pooled client, retrying transient failures.
 
@@ -81,8 +94,10 @@ class Transport:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         on_request: OnRequest | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.on_request = on_request
+        self.pacer = pacer
         self.timeout = timeout or default_timeout()
         self.limits = limits or default_limits()
         self.retry = retry or RetryPolicy()
@@ -130,6 +145,9 @@ class Transport:
         """
         retry = 0
         while True:
+            # Every attempt counts against Zoom's limits, retries included; OAuth has no category.
+            if category and self.pacer is not None:
+                self.pacer.acquire(category)
             try:
                 response = self.client.request(
                     method,

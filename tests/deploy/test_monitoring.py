@@ -47,7 +47,7 @@ PENDING_GAUGES = {"zoomhooks_zoom_daily_calls", "zoomhooks_zoom_daily_cap"}
 #: Series Prometheus adds to every target itself.
 SCRAPE_SERIES = {"up"}
 #: Rows of the dashboard, in order.
-ROWS = ["Ingest", "Backlog", "Processing", "Follow-ups", "Zoom API", "Embedded"]
+ROWS = ["Ingest", "Backlog", "Processing", "Follow-ups", "Zoom API", "Rate governor", "Embedded"]
 #: What Grafana puts in place of its interval variables, for the PromQL checkers.
 GRAFANA_INTERVALS = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h"}
 DATASOURCE = "${DS_PROMETHEUS}"

@@ -1,0 +1,257 @@
+"""The Zoom apps and accounts this deployment serves: from `ZOOMHOOKS_CONFIG` (TOML) and the
+single-app environment variables.
+
+```toml
+[apps.marketing]                  # webhooks at /webhooks/zoom/marketing
+account_id = "AbCdEf..."          # the Zoom account the app is installed on
+secret_tokens_env = "MKT_SECRET"  # or secret_tokens = ["new", "old"] (rotation)
+client_id = "..."                 # Server-to-Server OAuth, for follow-ups (optional)
+client_secret_env = "MKT_CLIENT_SECRET"   # or client_secret = "..."
+
+[accounts.AbCdEf...]              # optional: the account's plan and the share zoomhooks takes
+plan = "business"                 # free | pro | business (Business+)
+share = 0.5
+daily_cap = 60000                 # Heavy + Resource-intensive calls a day, if not the plan's
+```
+
+Secrets are best kept out of the file (`*_env` names an environment variable, e.g. from a
+Kubernetes Secret); they never show in reprs. The environment's `ZOOM_WEBHOOK_SECRET_TOKEN`
+and `ZOOM_ACCOUNT_ID`/`ZOOM_CLIENT_ID`/`ZOOM_CLIENT_SECRET` make the app `default`, served at
+`/webhooks/zoom`, as before. Pure: parsing takes the TOML text and the environment as values.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: The app that the environment variables describe, served at the bare webhook path.
+DEFAULT_APP = "default"
+WEBHOOK_PATH = "/webhooks/zoom"
+_APP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_APP_KEYS = {
+    "account_id",
+    "secret_tokens",
+    "secret_tokens_env",
+    "client_id",
+    "client_secret",
+    "client_secret_env",
+}
+_ACCOUNT_KEYS = {"plan", "share", "daily_cap"}
+#: Zoom's plans as far as rate limits go (see `service.governor.plans`), with aliases.
+PLANS = ("free", "pro", "business")
+_PLAN_ALIASES = {"business+": "business", "enterprise": "business", "education": "business"}
+
+
+def parse_plan(value: str) -> str:
+    text = value.strip().lower()
+    text = _PLAN_ALIASES.get(text, text)
+    if text not in PLANS:
+        raise ValueError(
+            f"unknown Zoom plan {value!r}: use free, pro or business (Business+, Education, "
+            "Enterprise and Partner accounts share Business's limits)"
+        )
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What the rate governor may spend of an account's limits."""
+
+    plan: str
+    #: The share of the plan's limits zoomhooks takes, in (0, 1].
+    share: float
+    #: Heavy + Resource-intensive calls a day, when Zoom set the account a cap of its own.
+    daily_cap: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.plan not in PLANS:
+            raise ValueError(f"unknown Zoom plan {self.plan!r}")
+        if not 0 < self.share <= 1:
+            raise ValueError(f"share must lie in (0, 1], not {self.share}")
+        if self.daily_cap is not None and self.daily_cap < 1:
+            raise ValueError("daily_cap must be at least 1")
+
+
+class ConfigError(ValueError):
+    """The configuration file is unusable; the message says where and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """A Server-to-Server OAuth app's credentials; the secret never shows in reprs."""
+
+    account_id: str
+    client_id: str
+    client_secret: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    name: str
+    account_id: str | None
+    secrets: tuple[bytes, ...] = field(repr=False)
+    credentials: Credentials | None = None
+
+    @property
+    def path(self) -> str:
+        return WEBHOOK_PATH if self.name == DEFAULT_APP else f"{WEBHOOK_PATH}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Apps:
+    apps: Mapping[str, App]
+    #: Each account's limits; `default_limits` for accounts not listed.
+    limits: Mapping[str, Limits]
+    default_limits: Limits
+
+    def get(self, name: str) -> App | None:
+        return self.apps.get(name)
+
+    def credentials_for(self, account_id: str | None) -> Credentials | None:
+        """The credentials of the account that sent an event: an app installed on it, else
+        the environment's app (the single-app setup serves whatever account Zoom names)."""
+        for app in self.apps.values():
+            if app.credentials is not None and app.credentials.account_id == account_id:
+                return app.credentials
+        default = self.apps.get(DEFAULT_APP)
+        return default.credentials if default is not None else None
+
+    def credentials(self) -> list[Credentials]:
+        """Every distinct set of credentials, one per account (the first app's wins)."""
+        found: dict[str, Credentials] = {}
+        for app in self.apps.values():
+            if app.credentials is not None:
+                found.setdefault(app.credentials.account_id, app.credentials)
+        return list(found.values())
+
+    def secret_values(self) -> list[str]:
+        """Every secret, for the log redactor (never for display)."""
+        values = [s.decode() for app in self.apps.values() for s in app.secrets]
+        values += [app.credentials.client_secret for app in self.apps.values() if app.credentials]
+        return values
+
+    @property
+    def any_secret(self) -> bool:
+        return any(app.secrets for app in self.apps.values())
+
+
+def split_secrets(text: str) -> tuple[bytes, ...]:
+    """A comma-separated list of secret tokens (several allow rotation without downtime)."""
+    return tuple(s.strip().encode() for s in text.split(",") if s.strip())
+
+
+def load(
+    text: str | None,
+    *,
+    environ: Mapping[str, str],
+    default_app: App | None,
+    default_limits: Limits,
+    source: str = "ZOOMHOOKS_CONFIG",
+) -> Apps:
+    """The apps and budgets from TOML `text` (None: none), beside the environment's app."""
+    data: dict[str, Any] = {}
+    if text is not None:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source} is not valid TOML: {exc}") from None
+    unknown = set(data) - {"apps", "accounts"}
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown sections {sorted(unknown)} (use [apps.NAME], [accounts.ID])"
+        )
+    apps: dict[str, App] = {}
+    if default_app is not None:
+        apps[DEFAULT_APP] = default_app
+    for name, table in _tables(data, "apps", source).items():
+        where = f"{source} [apps.{name}]"
+        if not _APP_NAME.match(name) or name == DEFAULT_APP:
+            raise ConfigError(
+                f"{where}: an app name is lower-case letters, digits, '-' or '_' (up to 64), "
+                f"and not {DEFAULT_APP!r} (the environment's app)"
+            )
+        apps[name] = _app(name, table, where, environ)
+    limits: dict[str, Limits] = {}
+    for account_id, table in _tables(data, "accounts", source).items():
+        limits[account_id] = _limits(table, f"{source} [accounts.{account_id}]", default_limits)
+    return Apps(apps=apps, limits=limits, default_limits=default_limits)
+
+
+def _tables(data: Mapping[str, Any], section: str, source: str) -> dict[str, dict[str, Any]]:
+    found = data.get(section, {})
+    if not isinstance(found, dict) or not all(isinstance(v, dict) for v in found.values()):
+        raise ConfigError(f"{source}: [{section}] must hold tables, like [{section}.NAME]")
+    return found
+
+
+def _app(name: str, table: Mapping[str, Any], where: str, environ: Mapping[str, str]) -> App:
+    unknown = set(table) - _APP_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(_APP_KEYS)}")
+    account_id = _string(table, "account_id", where)
+    tokens = table.get("secret_tokens")
+    if tokens is not None and (
+        not isinstance(tokens, list) or not all(isinstance(t, str) and t for t in tokens)
+    ):
+        raise ConfigError(f"{where}: secret_tokens must be a list of non-empty strings")
+    secrets = tuple(t.strip().encode() for t in tokens or ())
+    secrets += split_secrets(_from_env(table, "secret_tokens_env", where, environ) or "")
+    if not secrets:
+        raise ConfigError(f"{where}: give secret_tokens or secret_tokens_env (the Secret Token)")
+    client_id = _string(table, "client_id", where)
+    client_secret = _string(table, "client_secret", where) or _from_env(
+        table, "client_secret_env", where, environ
+    )
+    credentials = None
+    if client_id or client_secret:
+        if not (client_id and client_secret and account_id):
+            raise ConfigError(
+                f"{where}: follow-ups need account_id, client_id and client_secret "
+                "(or client_secret_env) together"
+            )
+        credentials = Credentials(account_id, client_id, client_secret)
+    return App(name=name, account_id=account_id, secrets=secrets, credentials=credentials)
+
+
+def _limits(table: Mapping[str, Any], where: str, default: Limits) -> Limits:
+    unknown = set(table) - _ACCOUNT_KEYS
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown keys {sorted(unknown)}; known: {sorted(_ACCOUNT_KEYS)}"
+        )
+    try:
+        plan = parse_plan(str(table["plan"])) if "plan" in table else default.plan
+        share = table.get("share", default.share)
+        cap = table.get("daily_cap")
+        if isinstance(share, bool) or not isinstance(share, int | float):
+            raise ValueError("share must be a number in (0, 1]")
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int)):
+            raise ValueError("daily_cap must be a whole number")
+        return Limits(plan, float(share), cap)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _string(table: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: {key} must be a non-empty string")
+    return value.strip()
+
+
+def _from_env(
+    table: Mapping[str, Any], key: str, where: str, environ: Mapping[str, str]
+) -> str | None:
+    name = _string(table, key, where)
+    if name is None:
+        return None
+    value = environ.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{where}: {key} names {name}, which is not set in the environment")
+    return value

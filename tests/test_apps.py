@@ -1,0 +1,128 @@
+"""Several Zoom apps and accounts from ZOOMHOOKS_CONFIG, beside the single-app environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from service import apps
+from service.apps import DEFAULT_APP, App, ConfigError, Credentials, Limits
+from tests.conftest import MakeSettings
+
+DEFAULTS = Limits("pro", 0.5)
+
+CONFIG = """
+[apps.marketing]
+account_id = "acctA"
+secret_tokens = ["new-secret", "old-secret"]
+client_id = "cidA"
+client_secret_env = "MKT_CLIENT_SECRET"
+
+[apps.sales]
+account_id = "acctB"
+secret_tokens_env = "SALES_SECRETS"
+
+[accounts.acctA]
+plan = "Business+"
+share = 0.25
+daily_cap = 90000
+"""
+ENV = {"MKT_CLIENT_SECRET": "shh-client", "SALES_SECRETS": "s1, s2"}
+
+
+def load(text: str | None, environ: dict[str, str] | None = None, **kw: object) -> apps.Apps:
+    return apps.load(
+        text,
+        environ=ENV if environ is None else environ,
+        default_app=kw.get("default_app"),  # type: ignore[arg-type]
+        default_limits=DEFAULTS,
+    )
+
+
+def test_apps_accounts_and_secrets_from_the_file_and_the_environment() -> None:
+    found = load(CONFIG)
+    marketing, sales = found.apps["marketing"], found.apps["sales"]
+    assert marketing.path == "/webhooks/zoom/marketing"
+    assert marketing.secrets == (b"new-secret", b"old-secret")
+    assert marketing.credentials == Credentials("acctA", "cidA", "shh-client")
+    assert sales.secrets == (b"s1", b"s2") and sales.credentials is None
+    assert found.limits["acctA"] == Limits("business", 0.25, 90000)
+    assert found.default_limits == DEFAULTS
+
+
+def test_follow_ups_use_the_credentials_of_the_account_that_sent_the_event() -> None:
+    env_app = App(DEFAULT_APP, "acctE", (b"e",), Credentials("acctE", "cidE", "sE"))
+    found = load(CONFIG, default_app=env_app)
+    assert found.credentials_for("acctA") == Credentials("acctA", "cidA", "shh-client")
+    assert found.credentials_for("acctE") == env_app.credentials
+    # The single-app setup serves whatever account Zoom names, as before.
+    assert found.credentials_for("someone-else") == env_app.credentials
+    assert load(CONFIG).credentials_for("acctB") is None
+    assert [c.account_id for c in found.credentials()] == ["acctE", "acctA"]
+
+
+def test_secrets_never_show_in_reprs_and_all_reach_the_redactor() -> None:
+    found = load(CONFIG)
+    text = repr(found)
+    for secret in ("new-secret", "old-secret", "shh-client", "s1"):
+        assert secret not in text
+        assert secret in found.secret_values()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[apps.x\n", "not valid TOML"),
+        ("[other]\n", "unknown sections"),
+        ("[apps.Bad_Name]\nsecret_tokens=['a']\n", "app name"),
+        ("[apps.default]\nsecret_tokens=['a']\n", "app name"),
+        ("[apps.a]\n", "secret_tokens"),
+        ("[apps.a]\nsecret_tokens=[1]\n", "list of non-empty strings"),
+        ("[apps.a]\nsecret_tokens=['a']\nclient_id='c'\n", "together"),
+        ("[apps.a]\nsecret_tokens_env='NOPE'\n", "NOPE, which is not set"),
+        ("[apps.a]\nsecret_tokens=['a']\nsecret='x'\n", "unknown keys"),
+        ("[accounts.x]\nplan='platinum'\n", "unknown Zoom plan"),
+        ("[accounts.x]\nshare=2\n", "share"),
+        ("[accounts.x]\nshare='half'\n", "share must be a number"),
+        ("[accounts.x]\ndaily_cap=1.5\n", "whole number"),
+        ("apps = 3\n", "must hold tables"),
+    ],
+)
+def test_a_bad_file_is_refused_naming_where(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load(text)
+
+
+def test_settings_read_the_file_once(
+    tmp_path: Path, make_settings: MakeSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SALES_SECRETS", "s1")
+    path = tmp_path / "zoomhooks.toml"
+    inline = CONFIG.replace('client_secret_env = "MKT_CLIENT_SECRET"', 'client_secret = "x"')
+    path.write_text(inline)
+    settings = make_settings(config_file=str(path), webhook_secret_token="env-secret")
+    assert sorted(settings.apps.apps) == ["default", "marketing", "sales"]
+    assert settings.apps.apps["default"].secrets == (b"env-secret",)
+    assert settings.zoom_configured
+    assert "x" in settings.secret_values()
+
+
+def test_settings_name_a_missing_or_broken_file(
+    tmp_path: Path, make_settings: MakeSettings
+) -> None:
+    with pytest.raises(ValidationError, match="cannot read"):
+        make_settings(config_file=str(tmp_path / "missing.toml"))
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[apps.a]\n")
+    with pytest.raises(ValidationError, match=r"\[apps.a\]: give secret_tokens"):
+        make_settings(config_file=str(broken))
+
+
+def test_the_environment_alone_keeps_working(make_settings: MakeSettings) -> None:
+    settings = make_settings(zoom_plan="business+", zoom_rate_share=0.3)
+    assert list(settings.apps.apps) == ["default"]
+    assert settings.apps.default_limits == Limits("business", 0.3)
+    with pytest.raises(ValidationError, match="unknown Zoom plan"):
+        make_settings(zoom_plan="gold")

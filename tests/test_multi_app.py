@@ -1,0 +1,152 @@
+"""Several Zoom apps on several accounts, end to end: each app's webhook path and secrets, each
+account's credentials and token for its follow-ups, and each account's pace at the governor."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from service.devtools.fakezoom import (
+    DEFAULT_ACCOUNT_ID,
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    FakeAccount,
+    FakeZoom,
+    RunningFake,
+    running,
+)
+from service.runtime import Runtime
+from service.storage.models import webhook_events
+from service.zoom import encode_path_id
+from tests.conftest import MakeRuntime
+from tests.support import event_body, followups_done, live_server, signed_headers, wait_until
+
+BETA = FakeAccount("beta-account", "beta-client", "beta-client-secret")
+CONFIG = f"""
+[apps.alpha]
+account_id = "{DEFAULT_ACCOUNT_ID}"
+secret_tokens = ["alpha-secret"]
+client_id = "{DEFAULT_CLIENT_ID}"
+client_secret = "{DEFAULT_CLIENT_SECRET}"
+
+[apps.beta]
+account_id = "{BETA.account_id}"
+secret_tokens = ["beta-new", "beta-old"]
+client_id = "{BETA.client_id}"
+client_secret_env = "BETA_CLIENT_SECRET"
+
+[accounts.{BETA.account_id}]
+plan = "pro"
+share = 0.25
+"""
+#: Beta's Medium budget: 20/s on Pro, a quarter of it.
+BETA_MEDIUM_PER_SECOND = 5
+
+
+@pytest.fixture
+def fake() -> Iterator[RunningFake]:
+    with running(FakeZoom(accounts=[BETA])) as server:
+        yield server
+
+
+@pytest.fixture
+def runtime(
+    make_runtime: MakeRuntime,
+    fake: RunningFake,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Runtime:
+    monkeypatch.setenv("BETA_CLIENT_SECRET", BETA.client_secret)
+    config = tmp_path / "zoomhooks.toml"
+    config.write_text(CONFIG)
+    return make_runtime(
+        config_file=str(config),
+        webhook_secret_token=None,
+        zoom_api_base_url=fake.api_url,
+        zoom_oauth_url=fake.oauth_url,
+        followup_delay_seconds=0,
+        worker_threads=4,
+    )
+
+
+def ended(webinar_id: int, uuid: str, account: str) -> bytes:
+    obj: dict[str, Any] = {
+        "id": str(webinar_id),
+        "uuid": uuid,
+        "host_id": "h1",
+        "topic": "t",
+        "type": 5,
+        "start_time": "2024-03-01T14:00:00Z",
+        "end_time": "2024-03-01T15:00:00Z",
+        "duration": 60,
+    }
+    return event_body(
+        "webinar.ended", obj, event_ts=1_709_305_200_000 + webinar_id, account=account
+    )
+
+
+def post(url: str, body: bytes, secret: str) -> httpx.Response:
+    return httpx.post(url, content=body, headers=signed_headers(body, secret=secret), timeout=10)
+
+
+def test_each_app_has_its_path_and_secrets(runtime: Runtime) -> None:
+    body = event_body("meeting.started", {"id": "1", "uuid": "m1=="}, event_ts=1, account="x")
+    with live_server(runtime.web_app()) as base:
+        hooks = base + "/webhooks/zoom"
+        assert post(hooks + "/beta", body, "beta-old").status_code == 200
+        assert post(hooks + "/beta", body, "beta-new").json()["status"] == "duplicate"
+        assert post(hooks + "/alpha", body, "beta-new").status_code == 401
+        assert post(hooks + "/nobody", body, "beta-new").status_code == 404
+        # No environment app: the bare path is not configured, so Zoom would retry it.
+        assert post(hooks, body, "beta-new").status_code == 503
+        challenge = json.dumps(
+            {"event": "endpoint.url_validation", "payload": {"plainToken": "abc"}, "event_ts": 2}
+        ).encode()
+        answered = post(hooks + "/alpha", challenge, "alpha-secret").json()
+        assert answered["plainToken"] == "abc" and len(answered["encryptedToken"]) == 64
+    with runtime.engine.connect() as conn:
+        assert conn.execute(select(webhook_events.c.app)).scalars().all() == ["beta"]
+
+
+def test_follow_ups_call_zoom_as_the_account_that_sent_the_event(
+    runtime: Runtime, fake: RunningFake
+) -> None:
+    world = fake.fake.world
+    alpha_webinar = world.add_webinar(81000000001, participants=40, absentees=3, questions=2)
+    beta_webinars = [
+        world.add_webinar(82000000000 + i, participants=700, absentees=2, questions=1, polls=1)
+        for i in range(4)
+    ]
+    runtime.start_workers()
+    with live_server(runtime.web_app()) as base:
+        hooks = base + "/webhooks/zoom"
+        sent = post(
+            hooks + "/alpha",
+            ended(alpha_webinar.id, alpha_webinar.uuid, DEFAULT_ACCOUNT_ID),
+            "alpha-secret",
+        )
+        assert sent.status_code == 200
+        for inst in beta_webinars:
+            sent = post(hooks + "/beta", ended(inst.id, inst.uuid, BETA.account_id), "beta-new")
+            assert sent.status_code == 200
+        wait_until(lambda: followups_done(runtime, 4 * 5), timeout=60, interval=0.1)
+    log = fake.fake.log
+    alpha_calls = log.records(account_id=DEFAULT_ACCOUNT_ID)
+    beta_calls = log.records(account_id=BETA.account_id)
+    alpha_path = encode_path_id(alpha_webinar.uuid)
+    assert all(alpha_path in r.raw_path for r in alpha_calls if r.operation_id != "oauthToken")
+    assert not any(alpha_path in r.raw_path for r in beta_calls)
+    assert len([r for r in alpha_calls if r.operation_id != "oauthToken"]) == 4
+    # 4 webinars x (3 participant pages + absentees + qa + polls), and one token per account.
+    assert len([r for r in beta_calls if r.operation_id != "oauthToken"]) == 4 * 6
+    assert fake.fake.calls("oauthToken") == 2
+    # Beta's pace: never more Medium calls in any second than its budget allows.
+    assert (
+        fake.fake.peak_rate(category="Medium", account_id=BETA.account_id) <= BETA_MEDIUM_PER_SECOND
+    )
