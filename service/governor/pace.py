@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 #: After a 429, calls of that account and category are spaced wider for this long (seconds).
-DEFAULT_SLOW_HOLD = 60.0
+DEFAULT_SLOW_HOLD = 30.0
 #: A 429 while already slowed doubles the slowdown, up to this factor.
-DEFAULT_MAX_SLOW_FACTOR = 16.0
+DEFAULT_MAX_SLOW_FACTOR = 4.0
 
 State = Mapping[str, float]
 
@@ -80,9 +80,14 @@ def slow_down(
     hold: float = DEFAULT_SLOW_HOLD,
     max_factor: float = DEFAULT_MAX_SLOW_FACTOR,
 ) -> Pace:
-    """Zoom answered 429: nobody calls before `retry_after`, and calls go at half the pace (a
-    quarter if already slowed, and so on) for `hold` seconds after that."""
-    factor = min(pace.slow_factor * 2, max_factor) if now < pace.slow_until else 2.0
+    """Zoom answered 429: nobody calls before `retry_after`, and calls go at half the pace for
+    `hold` seconds after that. A 429 once the slower pace is in force halves it again; one that
+    arrives before then answers a call made at the old pace, and does not."""
+    slowed = now < pace.slow_until
+    in_force = slowed and now >= pace.slow_until - hold
+    factor = (
+        min(pace.slow_factor * 2, max_factor) if in_force else pace.slow_factor if slowed else 2.0
+    )
     resume = now + max(0.0, retry_after)
     return Pace(tat=max(pace.tat, resume), slow_until=resume + hold, slow_factor=factor)
 

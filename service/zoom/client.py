@@ -30,6 +30,9 @@ from .transport import OnRequest, Pacer, Transport, tracking_id
 log = logging.getLogger(__name__)
 
 DEFAULT_API_BASE_URL = "https://api.zoom.us/v2"
+#: With a pacer, one call waits out per-second 429s in place while their Retry-Afters add up to
+#: at most this (seconds); past it, or for a daily 429, `RateLimited` goes back to the caller.
+DEFAULT_INLINE_429_WAIT = 30.0
 
 OnRestart = Callable[[ListingRestarted], None]
 
@@ -190,6 +193,7 @@ class ZoomClient:
     def _call(self, spec: RequestSpec) -> ZoomResponse:
         endpoint = spec.endpoint
         rejected: str | None = None
+        waited_429 = 0.0
         while True:
             token = self._tokens.token(rejected=rejected)
             response = self._transport.send(
@@ -206,7 +210,19 @@ class ZoomClient:
                 return ZoomResponse(endpoint, response.status_code, body, trace)
             code, message = _error_fields(body, response)
             if response.status_code == 429:
-                raise self._rate_limited(response, endpoint, code, message)
+                limited = self._rate_limited(response, endpoint, code, message)
+                # A short per-second 429 is waited out here (the pacer holds this call and every
+                # other until Retry-After): giving up would drop a paginated listing and fetch
+                # its first pages again later.
+                if (
+                    self._pacer is not None
+                    and not limited.daily
+                    and waited_429 + limited.retry_after_seconds <= DEFAULT_INLINE_429_WAIT
+                ):
+                    waited_429 += limited.retry_after_seconds
+                    log.info("zoom 429 on %s (%s); waiting in place", endpoint.name, trace)
+                    continue
+                raise limited
             found = classify(response.status_code, code, message, endpoint=endpoint)
             if found.outcome is Outcome.TOKEN_EXPIRED and rejected is None:
                 log.info("zoom refused the access token on %s (%s); renewing", endpoint.name, trace)

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from service.governor import pace
 from service.governor.pace import DayCount, Pace
 
+DEFAULT_CAP = 16.0
+
 
 def test_an_idle_pace_lets_the_first_call_go_at_once() -> None:
     new, slot = pace.reserve(Pace(), now=100.0, interval=0.25, max_wait=10)
@@ -38,7 +40,11 @@ def test_a_429_holds_calls_back_then_slows_them() -> None:
     assert slowed.tat == 102.0 and slowed.slow_factor == 2.0 and slowed.slow_until == 162.0
     _, slot = pace.reserve(slowed, now=100.0, interval=0.5, max_wait=10)
     assert slot.wait == 2.0 and slot.interval == 1.0
-    again = pace.slow_down(slowed, now=101.0, retry_after=0, hold=60, max_factor=16)
+    # A 429 for a call made before the slower pace began does not compound it ...
+    early = pace.slow_down(slowed, now=101.0, retry_after=0, hold=60, max_factor=DEFAULT_CAP)
+    assert early.slow_factor == 2.0
+    # ... one after it began does.
+    again = pace.slow_down(slowed, now=103.0, retry_after=0, hold=60, max_factor=DEFAULT_CAP)
     assert again.slow_factor == 4.0
     # Once the hold is over, the pace is back to the budget's.
     _, later = pace.reserve(again, now=500.0, interval=0.5, max_wait=10)
@@ -47,9 +53,9 @@ def test_a_429_holds_calls_back_then_slows_them() -> None:
 
 def test_slowdowns_stop_at_the_cap() -> None:
     state = Pace()
-    for _ in range(10):
-        state = pace.slow_down(state, now=100.0, retry_after=0, max_factor=16)
-    assert state.slow_factor == 16
+    for second in range(10):
+        state = pace.slow_down(state, now=100.0 + second, retry_after=0, max_factor=DEFAULT_CAP)
+    assert state.slow_factor == DEFAULT_CAP
 
 
 def test_the_daily_count_stops_at_the_cap_and_starts_afresh_each_day() -> None:

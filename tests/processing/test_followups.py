@@ -17,6 +17,7 @@ from service.devtools.fakezoom import (
     Instance,
     RunningFake,
 )
+from service.governor import MemoryStateStore
 from service.processing.followup import FollowupRunner, Later
 from service.runtime import Runtime
 from service.storage.models import (
@@ -356,17 +357,45 @@ def test_429_waits_without_spending_an_attempt(
 ) -> None:
     runtime = make_runtime(**zoom_settings)
     inst = fake_zoom.fake.world.add_webinar(WEBINAR_ID, participants=10)
-    fake_zoom.fake.faults.rate_limit("/v2/past_webinars/*/participants", count=1, retry_after="1")
+    # Longer than a worker waits in place: the job goes back to wait as a delayed message.
+    fake_zoom.fake.faults.rate_limit("/v2/past_webinars/*/participants", count=1, retry_after="12")
     job = created_job(runtime, "webinar", inst, "participants")
+    started = datetime.now(UTC)
     later = runtime.runner.run(job)
     assert isinstance(later, Later)
     assert later.at > datetime.now(UTC)
     with runtime.engine.connect() as conn:
         attempts = conn.execute(select(followups.c.attempts).where(followups.c.id == job)).scalar()
     assert attempts == 0
-    wait_until(lambda: datetime.now(UTC) > later.at, timeout=15)
+    assert later.at >= started + timedelta(seconds=12)
+    # Made due at once (as a backfill would): the governor holds every call of the account
+    # until Retry-After, so the job waits again, still without spending an attempt.
+    with runtime.engine.begin() as conn:
+        conn.execute(update(followups).where(followups.c.id == job).values(next_attempt_at=started))
+    again = runtime.runner.run(job)
+    assert isinstance(again, Later) and again.at >= started + timedelta(seconds=11)
+    assert "governor" in str(jobs(runtime)["participants"][2])
+    # As if the 12 s had passed: the job is due, and the pace forgotten.
+    with runtime.engine.begin() as conn:
+        conn.execute(update(followups).where(followups.c.id == job).values(next_attempt_at=started))
+    runtime.governor.store = MemoryStateStore()
     assert runtime.runner.run(job) is None
     assert jobs(runtime)["participants"][:2] == ("done", 10)
+
+
+def test_a_short_429_mid_listing_is_waited_out_without_starting_over(
+    make_runtime: MakeRuntime, zoom_settings: dict[str, Any], fake_zoom: RunningFake
+) -> None:
+    runtime = make_runtime(**zoom_settings)
+    inst = fake_zoom.fake.world.add_webinar(WEBINAR_ID, participants=700)
+    fake_zoom.fake.faults.rate_limit(
+        "/v2/past_webinars/*/participants", count=2, skip=1, retry_after="1"
+    )
+    job = created_job(runtime, "webinar", inst, "participants")
+    assert runtime.runner.run(job) is None
+    assert stored_participants(runtime) == expected_participants(inst)
+    # Three pages, and the two 429s: no page fetched twice.
+    assert fake_zoom.fake.calls("listWebinarParticipants") == 3 + 2
 
 
 def test_5xx_and_token_expiry_are_absorbed(
