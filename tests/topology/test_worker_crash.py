@@ -1,0 +1,96 @@
+"""kill -9 a worker in the middle of a follow-up: the job is taken back and finished by the
+other worker, and the tables come out exact."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from service.devtools.fakezoom import FakeZoom, RunningFake, running
+from service.storage.models import followups
+from tests.support import wait_until
+from tests.topology.cluster import (
+    Cluster,
+    all_processed,
+    api_calls,
+    dumps,
+    ended,
+    engine,
+    environment,
+    expected,
+    minimum_calls,
+    stored,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(300)]
+
+#: How long the first participants page takes: long enough to kill its worker mid-call.
+SLOW_PAGE_SECONDS = 3.0
+
+
+@pytest.fixture
+def fake() -> Iterator[RunningFake]:
+    with running(FakeZoom()) as server:
+        yield server
+
+
+def test_a_worker_killed_mid_follow_up(
+    postgres_url: str, real_broker_url: str, queue_prefix: str, fake: RunningFake, tmp_path: Path
+) -> None:
+    inst = fake.fake.world.add_webinar(85_000_000_001, participants=700, absentees=5, questions=3)
+    slow = fake.fake.faults.slow(SLOW_PAGE_SECONDS, "/v2/past_webinars/*/participants", count=1)
+    env = environment(
+        postgres_url,
+        real_broker_url,
+        queue_prefix,
+        fake,
+        # A silent job is taken for orphaned after this; live ones beat well inside it.
+        ZOOMHOOKS_PROCESSING_TIMEOUT_SECONDS="5",
+        ZOOMHOOKS_ZOOM_PLAN="business",
+    )
+    cluster = Cluster(tmp_path, env)
+    database = engine(postgres_url)
+    try:
+        cluster.migrate()
+        cluster.start_web()
+        cluster.start_worker()
+        cluster.start_worker()
+        assert cluster.post_all([ended("webinar", inst, event_ts=1)]) == [200]
+
+        def running_participants() -> str | None:
+            with database.connect() as conn:
+                row = conn.execute(
+                    select(followups.c.status, followups.c.claimed_by).where(
+                        followups.c.resource == "participants"
+                    )
+                ).one_or_none()
+            return row.claimed_by if row is not None and row.status == "running" else None
+
+        wait_until(lambda: running_participants() is not None and slow.seen == 1, timeout=60)
+        owner = running_participants()
+        assert owner is not None
+        pid = int(owner.rsplit(":", 1)[1])
+        assert pid in {w.pid for w in cluster.workers}
+        cluster.kill(pid)
+        wait_until(lambda: all_processed(database, 1, 4), timeout=120, interval=0.5)
+        with database.connect() as conn:
+            taken_by = conn.execute(
+                select(followups.c.claimed_by).where(followups.c.resource == "participants")
+            ).scalar_one()
+        assert taken_by != owner
+        truth, found = expected([inst]), stored(database)
+        for table in ("participants", "absentees", "qa", "polls"):
+            assert found[table] == truth[table], table
+        # The page the killed worker asked for is the only call made twice.
+        minimum = minimum_calls([inst])
+        minimum["listWebinarParticipants"] += 1
+        assert api_calls(fake) == minimum, dumps(api_calls(fake))
+    except BaseException:
+        print(cluster.logs())
+        raise
+    finally:
+        database.dispose()
+        cluster.close()
