@@ -219,20 +219,16 @@ def stored(database: Engine) -> dict[str, set[tuple[Any, ...]]]:
                         participants.c.name,
                         participants.c.duration,
                     )
-                ).tuples()
+                )
             ),
-            "absentees": set(
-                conn.execute(select(absentees.c.instance_uuid, absentees.c.email)).tuples()
-            ),
-            "qa": set(
-                conn.execute(select(qa_entries.c.instance_uuid, qa_entries.c.question)).tuples()
-            ),
+            "absentees": set(conn.execute(select(absentees.c.instance_uuid, absentees.c.email))),
+            "qa": set(conn.execute(select(qa_entries.c.instance_uuid, qa_entries.c.question))),
             "polls": set(
                 conn.execute(
                     select(
                         poll_answers.c.instance_uuid, poll_answers.c.email, poll_answers.c.question
                     )
-                ).tuples()
+                )
             ),
             "participant_events": set(
                 conn.execute(
@@ -241,7 +237,7 @@ def stored(database: Engine) -> dict[str, set[tuple[Any, ...]]]:
                         participant_events.c.id,
                         participant_events.c.action,
                     )
-                ).tuples()
+                )
             ),
         }
 
