@@ -43,7 +43,12 @@ _APP_KEYS = {
 _ACCOUNT_KEYS = {"plan", "share", "daily_cap"}
 #: Zoom's plans as far as rate limits go (see `service.governor.plans`), with aliases.
 PLANS = ("free", "pro", "business")
-_PLAN_ALIASES = {"business+": "business", "enterprise": "business", "education": "business"}
+_PLAN_ALIASES = {
+    "business+": "business",
+    "enterprise": "business",
+    "education": "business",
+    "partner": "business",
+}
 
 
 def parse_plan(value: str) -> str:

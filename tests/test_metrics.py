@@ -87,6 +87,7 @@ def test_followup_and_zoom_counters(
         delta(before, after, "zoomhooks_followups_total", resource="participants", outcome="done")
         == 1
     )
+    # A one-second 429 is waited out in place: the job does not go back, but the pace slows.
     assert (
         delta(
             before,
@@ -94,6 +95,16 @@ def test_followup_and_zoom_counters(
             "zoomhooks_followups_total",
             resource="participants",
             outcome="rate_limited",
+        )
+        == 0
+    )
+    assert (
+        delta(
+            before,
+            after,
+            "zoomhooks_governor_slowdowns_total",
+            account_id=zoom_settings["zoom_account_id"],
+            category="Medium",
         )
         == 1
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.devtools.fakezoom import FakeZoom, RunningFake, running
+from service.devtools.fakezoom import RunningFake
 from tests.private_servers import PrivateServer, private_rabbitmq, private_redis
 from tests.support import event_body, wait_until
 from tests.topology.cluster import Cluster, all_processed, engine, environment, inbox_statuses
@@ -22,12 +22,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(400)]
 OUTAGE_SECONDS = 60.0
 #: Deliveries per second while the broker is away.
 RATE = 5
-
-
-@pytest.fixture
-def fake() -> Iterator[RunningFake]:
-    with running(FakeZoom()) as server:
-        yield server
 
 
 @pytest.fixture(

@@ -11,19 +11,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from service.devtools.fakezoom import FakeZoom, RunningFake, running
+from service.devtools.fakezoom import RunningFake
 from service.storage.models import instances, webhook_events
 from tests.private_servers import PrivatePostgres, private_postgres
 from tests.support import event_body, wait_until
 from tests.topology.cluster import Cluster, all_processed, engine, environment
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis, pytest.mark.timeout(300)]
-
-
-@pytest.fixture
-def fake() -> Iterator[RunningFake]:
-    with running(FakeZoom()) as server:
-        yield server
 
 
 @pytest.fixture

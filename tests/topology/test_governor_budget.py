@@ -4,12 +4,11 @@ RabbitMQ deployments pace in the database; Redis ones in Redis."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from service.devtools.fakezoom import DEFAULT_ACCOUNT_ID, FakeZoom, RunningFake, running
+from service.devtools.fakezoom import DEFAULT_ACCOUNT_ID, RunningFake
 from tests.support import wait_until
 from tests.topology.cluster import (
     Cluster,
@@ -28,12 +27,6 @@ WEBINARS = 8
 #: Pro at 20 %: Medium 4/s, Heavy 2/s, across every worker.
 PLAN, SHARE = "pro", "0.2"
 BUDGET = {"Medium": 4, "Heavy": 2}
-
-
-@pytest.fixture
-def fake() -> Iterator[RunningFake]:
-    with running(FakeZoom()) as server:
-        yield server
 
 
 def test_workers_together_stay_within_the_budget(

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from service.devtools.fakezoom import DEFAULT_ACCOUNT_ID, FakeZoom, Instance, RunningFake, running
+from service.devtools.fakezoom import DEFAULT_ACCOUNT_ID, Instance, RunningFake
 from tests.support import wait_until
 from tests.topology.cluster import (
     Cluster,
@@ -34,17 +33,11 @@ WEBINARS = 24
 PARTICIPANT_EVENTS = 2400
 #: Redeliveries among the participant events: Zoom sends duplicates.
 DUPLICATES = 120
-#: Business at 10 %: Medium 6/s, Heavy 4/s for the whole cluster.
-PLAN, SHARE = "business", "0.1"
-BUDGET_PER_SECOND = {"Medium": 6, "Heavy": 4}
+#: Business at 20 %: Medium 12/s, Heavy 8/s for the whole cluster.
+PLAN, SHARE = "business", "0.2"
+BUDGET_PER_SECOND = {"Medium": 12, "Heavy": 8}
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(300)]
-
-
-@pytest.fixture
-def fake() -> Iterator[RunningFake]:
-    with running(FakeZoom()) as server:
-        yield server
 
 
 def webinars(fake: RunningFake) -> list[Instance]:
