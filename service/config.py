@@ -244,10 +244,7 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"ZOOMHOOKS_CONFIG: cannot read {self.config_file}: {exc.strerror}"
                 ) from None
-        if self.rate_limit_backend == "redis" and not (
-            self.rate_limit_redis_url
-            or (self.broker_url and self.broker_url.get_secret_value().startswith("redis"))
-        ):
+        if self.rate_limit_backend == "redis" and self.rate_limit_redis is None:
             raise ValueError(
                 "ZOOMHOOKS_RATE_LIMIT_BACKEND=redis needs ZOOMHOOKS_RATE_LIMIT_REDIS_URL or a "
                 "redis:// BROKER_URL"
@@ -277,6 +274,24 @@ class Settings(BaseSettings):
             secrets=self.webhook_secrets,
             credentials=credentials,
         )
+
+    @property
+    def rate_limit_redis(self) -> str | None:
+        """The Redis the rate governor may use: its own, or a Redis broker's."""
+        if self.rate_limit_redis_url is not None:
+            return self.rate_limit_redis_url.get_secret_value()
+        broker = self.broker_url.get_secret_value() if self.broker_url else ""
+        return broker if broker.startswith(("redis://", "rediss://")) else None
+
+    @property
+    def rate_limit_store(self) -> Literal["redis", "database", "memory"]:
+        """Where the governor keeps its pace: Redis when there is one; else the database,
+        which every process shares; in the embedded default (one process), memory."""
+        if self.rate_limit_backend != "auto":
+            return self.rate_limit_backend
+        if self.rate_limit_redis is not None:
+            return "redis"
+        return "memory" if self.embedded else "database"
 
     @property
     def apps(self) -> apps.Apps:

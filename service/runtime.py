@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 
 from service.apps import DEFAULT_APP, Credentials
 from service.config import Settings
-from service.governor import Governor, MemoryStateStore, Plan, StateStore, budget
+from service.governor import Governor, MemoryStateStore, StateStore, budget_for
 from service.governor.redis import RedisStateStore
 from service.processing.backfill import Backfiller
 from service.processing.followup import FollowupRunner
@@ -109,39 +109,19 @@ class Runtime:
 
     def _governor(self, settings: Settings) -> Governor:
         apps = settings.apps
-        budgets = {
-            account: budget(Plan(limits.plan), limits.share, daily_cap=limits.daily_cap)
-            for account, limits in apps.limits.items()
-        }
-        default = apps.default_limits
+        budgets = {account: budget_for(limits) for account, limits in apps.limits.items()}
         return Governor(
-            self._rate_store(settings),
-            budgets,
-            default=budget(Plan(default.plan), default.share, daily_cap=default.daily_cap),
+            self._rate_store(settings), budgets, default=budget_for(apps.default_limits)
         )
 
     def _rate_store(self, settings: Settings) -> StateStore:
-        """Redis when there is one; else the database, which every process shares; in the
-        embedded default (one process), memory."""
-        choice = settings.rate_limit_backend
-        broker_url = settings.broker_url.get_secret_value() if settings.broker_url else ""
-        redis_url = (
-            settings.rate_limit_redis_url.get_secret_value()
-            if settings.rate_limit_redis_url
-            else broker_url
-            if broker_url.startswith(("redis://", "rediss://"))
-            else ""
-        )
-        if choice == "auto":
-            choice = "redis" if redis_url else "memory" if settings.embedded else "database"
-        if choice == "redis":
-            if not redis_url:
-                raise ValueError(
-                    "ZOOMHOOKS_RATE_LIMIT_BACKEND=redis needs ZOOMHOOKS_RATE_LIMIT_REDIS_URL or "
-                    "a redis:// BROKER_URL"
-                )
-            return RedisStateStore.from_url(redis_url, namespace=settings.queue_prefix)
-        if choice == "database":
+        store = settings.rate_limit_store
+        if store == "redis":
+            assert settings.rate_limit_redis is not None  # Settings refuses redis without one
+            return RedisStateStore.from_url(
+                settings.rate_limit_redis, namespace=settings.queue_prefix
+            )
+        if store == "database":
             return DatabaseStateStore(self.engine)
         return MemoryStateStore()
 

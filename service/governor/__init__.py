@@ -6,7 +6,7 @@ for the Zoom client.
 """
 
 from .governor import DEFAULT_MAX_SLEEP, AccountPacer, Governor
-from .plans import DEFAULT_SHARE, Budget, DailyCap, Plan, budget
+from .plans import DEFAULT_SHARE, Budget, DailyCap, Plan, budget, budget_for
 from .store import MemoryStateStore, StateStore
 
 __all__ = [
@@ -20,4 +20,5 @@ __all__ = [
     "Plan",
     "StateStore",
     "budget",
+    "budget_for",
 ]

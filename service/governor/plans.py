@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from service.apps import Limits
 from service.zoom.ratelimit import RateLimitCategory
 
 LIGHT = RateLimitCategory.LIGHT
@@ -136,3 +137,8 @@ def budget(
         for category in categories:
             daily[category] = cap
     return Budget(plan=plan, share=share, rates=rates, daily=daily, margin=margin)
+
+
+def budget_for(limits: Limits) -> Budget:
+    """The budget that an account's configured limits describe."""
+    return budget(Plan(limits.plan), limits.share, daily_cap=limits.daily_cap)

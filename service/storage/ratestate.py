@@ -1,7 +1,8 @@
 """The rate governor's state in the database, for deployments without Redis.
 
-`update` is one short transaction: make sure the row exists, lock it (`SELECT ... FOR UPDATE`
-on PostgreSQL; SQLite's write lock is taken at BEGIN), compute, write, commit. Workers pacing
+`update` is one short transaction: lock the row (`SELECT ... FOR UPDATE` on PostgreSQL;
+SQLite's write lock is taken at BEGIN), compute, write, commit. The row is inserted only the
+first time a key is seen, so a call costs one read and one write. Workers pacing
 the same account queue on that row lock, which is what makes their calls interleave.
 """
 
@@ -34,12 +35,15 @@ class DatabaseStateStore:
         c = zoom_rate_state.c
         now = self._clock()
         with self.engine.begin() as conn:
-            conn.execute(
-                self._insert(zoom_rate_state)
-                .values(key=key, state="{}", expires_at=now + ttl)
-                .on_conflict_do_nothing(index_elements=["key"])
-            )
-            row = conn.execute(self._select.where(c.key == key)).one()
+            row = conn.execute(self._select.where(c.key == key)).one_or_none()
+            if row is None:
+                # Racing first callers: one inserts, the others find its row and wait on it.
+                conn.execute(
+                    self._insert(zoom_rate_state)
+                    .values(key=key, state="{}", expires_at=now + ttl)
+                    .on_conflict_do_nothing(index_elements=["key"])
+                )
+                row = conn.execute(self._select.where(c.key == key)).one()
             current = _decode(row.state) if row.expires_at > now else None
             record, result = change(current)
             conn.execute(

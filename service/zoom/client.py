@@ -211,6 +211,12 @@ class ZoomClient:
             code, message = _error_fields(body, response)
             if response.status_code == 429:
                 limited = self._rate_limited(response, endpoint, code, message)
+                if self._pacer is not None:
+                    self._pacer.rate_limited(
+                        limited.category or endpoint.rate_limit.value,
+                        limited.retry_after_seconds,
+                        daily=limited.daily,
+                    )
                 # A short per-second 429 is waited out here (the pacer holds this call and every
                 # other until Retry-After): giving up would drop a paginated listing and fetch
                 # its first pages again later.
@@ -249,8 +255,6 @@ class ZoomClient:
             fallback_category=endpoint.rate_limit,
         )
         advice = classify(429, code, message, endpoint=endpoint).advice
-        if self._pacer is not None:
-            self._pacer.rate_limited((category or endpoint.rate_limit).value, delay, daily=daily)
         return RateLimited(
             delay,
             category.value if category else None,
