@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from pydantic import ValidationError
 
@@ -14,10 +16,16 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(_problem(e) for e in exc.errors())
         raise click.ClickException(f"invalid configuration: {problems}") from None
+
+
+def _problem(error: Any) -> str:
+    where = ".".join(str(p) for p in error["loc"])
+    if not where and error["type"] == "value_error":
+        # A check across settings (the config file): its message names what is wrong itself.
+        return str(error["ctx"]["error"])
+    return f"{where or 'settings'}: {error['msg']}"
 
 
 def configure_logging(settings: Settings) -> None:

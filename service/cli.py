@@ -57,14 +57,20 @@ def migrate() -> None:
 
 
 def _warn_about_missing_secrets(settings: Settings) -> None:
-    if not settings.webhook_secrets:
+    if not settings.apps.any_secret:
         log.warning(
             "ZOOM_WEBHOOK_SECRET_TOKEN is not set: webhooks get 503 (Zoom retries) until it is"
         )
+    elif not settings.webhook_secrets:
+        log.info(
+            "serving the apps of ZOOMHOOKS_CONFIG at %s; /webhooks/zoom answers 503 without "
+            "ZOOM_WEBHOOK_SECRET_TOKEN",
+            ", ".join(app.path for app in settings.apps.apps.values()),
+        )
     if not settings.zoom_configured:
         log.warning(
-            "ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID or ZOOM_CLIENT_SECRET is not set: events are "
-            "stored, but follow-ups after *.ended fail until they are"
+            "ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID or ZOOM_CLIENT_SECRET is not set (nor any app's "
+            "credentials): events are stored, but follow-ups after *.ended fail until they are"
         )
 
 

@@ -345,6 +345,27 @@ def test_cli_invalid_configuration_one_line(
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (None, ["ZOOMHOOKS_CONFIG", "cannot read", "No such file"]),
+        ("[apps.a]\n", ["ZOOMHOOKS_CONFIG", "[apps.a]", "secret_tokens"]),
+        ("[apps.a\n", ["ZOOMHOOKS_CONFIG", "not valid TOML"]),
+    ],
+    ids=["missing", "incomplete-app", "not-toml"],
+)
+def test_cli_bad_config_file_one_line(
+    text: str | None, expected: list[str], clean_environment: Path
+) -> None:
+    path = clean_environment / "zoomhooks.toml"
+    if text is not None:
+        path.write_text(text)
+    result = CliRunner().invoke(main, ["migrate"], env=cli_env(ZOOMHOOKS_CONFIG=str(path)))
+    assert result.exit_code == 1
+    assert_one_clear_line(result.stderr, *expected)
+    assert "Value error" not in result.stderr
+
+
+@pytest.mark.parametrize(
     "database_url",
     ["not a url", f"nosuchdb://zh:{DB_PASSWORD}@db.internal/zh"],
     ids=["not-a-url", "unknown-dialect"],
