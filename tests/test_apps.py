@@ -124,5 +124,7 @@ def test_the_environment_alone_keeps_working(make_settings: MakeSettings) -> Non
     settings = make_settings(zoom_plan="business+", zoom_rate_share=0.3)
     assert list(settings.apps.apps) == ["default"]
     assert settings.apps.default_limits == Limits("business", 0.3)
+    for alias in ("Enterprise", "education", "partner"):
+        assert make_settings(zoom_plan=alias).zoom_plan == "business"
     with pytest.raises(ValidationError, match="unknown Zoom plan"):
         make_settings(zoom_plan="gold")

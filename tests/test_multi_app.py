@@ -105,6 +105,9 @@ def test_each_app_has_its_path_and_secrets(runtime: Runtime) -> None:
         assert post(hooks + "/nobody", body, "beta-new").status_code == 404
         # No environment app: the bare path is not configured, so Zoom would retry it.
         assert post(hooks, body, "beta-new").status_code == 503
+        # ... yet the process is ready: the file's apps have their secrets.
+        ready = httpx.get(base + "/readyz", timeout=5)
+        assert ready.status_code == 200 and ready.json()["checks"]["webhook_secret"] == "ok"
         challenge = json.dumps(
             {"event": "endpoint.url_validation", "payload": {"plainToken": "abc"}, "event_ts": 2}
         ).encode()

@@ -495,3 +495,25 @@ def test_an_error_zoom_does_not_explain_fails_at_once(
     status, _, error = jobs(runtime)["participants"]
     assert status == "failed"
     assert "1001" in str(error)
+
+
+def test_a_long_listing_beats_well_inside_a_short_processing_timeout(
+    make_runtime: MakeRuntime,
+    zoom_settings: dict[str, Any],
+    fake_zoom: RunningFake,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 1 s timeout: a beat at least every third of a second, or a sweeper takes the live job.
+    runtime = make_runtime(**zoom_settings, processing_timeout_seconds=1)
+    inst = fake_zoom.fake.world.add_webinar(WEBINAR_ID, participants=700)
+    fake_zoom.fake.faults.slow(0.4, "/v2/past_webinars/*/participants", count=None)
+    beats: list[int] = []
+    heartbeat = runtime.followups.heartbeat
+    monkeypatch.setattr(
+        runtime.followups,
+        "heartbeat",
+        lambda conn, job_id: (beats.append(job_id), heartbeat(conn, job_id))[1],
+    )
+    job = created_job(runtime, "webinar", inst, "participants")
+    assert runtime.runner.run(job) is None
+    assert beats == [job, job, job]

@@ -167,6 +167,38 @@ def test_concurrent_sweepers_never_take_a_row_twice(inbox: Inbox) -> None:
     assert sorted(taken) == ids
 
 
+@pytest.mark.postgres
+def test_a_sweeper_passes_over_rows_another_is_taking(postgres_url: str) -> None:
+    """SKIP LOCKED: a second sweeper takes the rows nobody holds, without queueing behind the
+    sweeper (or worker) that holds the others."""
+    engine = db.create(postgres_url)
+    migrate.upgrade(engine)
+    inbox = Inbox(engine)
+    ids = [inbox.record(new(f"s{i}")).id for i in range(4)]
+    with engine.begin() as conn:
+        conn.execute(update(webhook_events).values(updated_at=utcnow() - timedelta(hours=1)))
+    cutoff = utcnow() - timedelta(minutes=5)
+    held = engine.connect()
+    transaction = held.begin()
+    held.execute(
+        select(webhook_events.c.id).where(webhook_events.c.id.in_(ids[:2])).with_for_update()
+    )
+    taken: list[int] = []
+    sweeper = threading.Thread(
+        target=lambda: taken.extend(inbox.sweep(received_before=cutoff, processing_before=cutoff))
+    )
+    sweeper.start()
+    sweeper.join(10)
+    try:
+        assert not sweeper.is_alive(), "the sweeper waited for the locked rows"
+        assert taken == ids[2:]
+    finally:
+        transaction.rollback()
+        held.close()
+        sweeper.join(10)
+        engine.dispose()
+
+
 def test_release_orphans_hands_processing_rows_back(inbox: Inbox) -> None:
     a = inbox.record(new("a")).id
     inbox.record(new("b"))
