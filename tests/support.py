@@ -124,18 +124,26 @@ class Service:
             self.process.wait(10)
 
 
+#: What a spawned zoomhooks process keeps of the test's environment: nothing that configures it.
+INHERITED = frozenset({"PATH", "HOME", "LANG", "TMPDIR"})
+
+
+def process_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """Exactly `env` for a spawned process, plus the few variables that run any program."""
+    return {**{k: v for k, v in os.environ.items() if k in INHERITED}, **(env or {})}
+
+
 def start_serve(
     directory: Path, env: dict[str, str], *, name: str = "serve", command: str = "serve"
 ) -> Service:
     """Start `zoomhooks serve` (or `web`) with exactly `env` (plus PATH and HOME); wait for
     /readyz."""
-    base = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR"}}
     port = free_port()
     log = directory / f"{name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [str(ZOOMHOOKS), command, "--port", str(port)],
-            env={**base, **env},
+            env=process_env(env),
             cwd=directory,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -3,7 +3,6 @@ processes on a real broker, with `sweep` for rows no message carries."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from tests.support import (
     ZOOMHOOKS,
     event_body,
     free_port,
+    process_env,
     signed_headers,
     start_serve,
     wait_until,
@@ -60,14 +60,13 @@ def test_web_and_worker_processes_on_a_real_broker(
     postgres_url: str, real_broker_url: str, queue_prefix: str, tmp_path: Path
 ) -> None:
     env = env_for(postgres_url, BROKER_URL=real_broker_url, ZOOMHOOKS_QUEUE_PREFIX=queue_prefix)
-    base = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
-    subprocess.run([str(ZOOMHOOKS), "migrate"], env={**base, **env}, check=True, timeout=60)
+    subprocess.run([str(ZOOMHOOKS), "migrate"], env=process_env(env), check=True, timeout=60)
     web = start_serve(tmp_path, env, name="web", command="web")
     log = (tmp_path / "worker.log").open("wb")
     metrics_port = free_port()
     worker = subprocess.Popen(
         [str(ZOOMHOOKS), "worker", "--metrics-port", str(metrics_port)],
-        env={**base, **env},
+        env=process_env(env),
         cwd=tmp_path,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -96,7 +95,7 @@ def test_web_and_worker_processes_on_a_real_broker(
         engine.dispose()
         sweep = subprocess.run(
             [str(ZOOMHOOKS), "sweep"],
-            env={**base, **env},
+            env=process_env(env),
             cwd=tmp_path,
             capture_output=True,
             text=True,

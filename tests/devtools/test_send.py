@@ -3,7 +3,6 @@ whole flow against the fake Zoom."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -19,7 +18,15 @@ from service.devtools.dev import DEV_SECRET
 from service.webhooks.events import parse
 from service.webhooks.signature import verify
 from tests.conftest import MakeRuntime
-from tests.support import SECRET, ZOOMHOOKS, Service, free_port, live_server, wait_until
+from tests.support import (
+    SECRET,
+    ZOOMHOOKS,
+    Service,
+    free_port,
+    live_server,
+    process_env,
+    wait_until,
+)
 
 
 @pytest.mark.parametrize("event", send.bundled())
@@ -96,7 +103,7 @@ def test_send_says_what_is_missing() -> None:
 @pytest.mark.slow
 def test_dev_runs_the_whole_flow_without_a_zoom_account(tmp_path: Path) -> None:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}}
+    env = process_env()
     log = tmp_path / "dev.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

@@ -246,6 +246,14 @@ def test_pagination_to_the_last_page(
     assert fake_zoom.fake.calls("pastMeetingParticipants") == pages
 
 
+def make_due(runtime: Runtime, job: int) -> None:
+    """As if the job's wait had passed."""
+    with runtime.engine.begin() as conn:
+        conn.execute(
+            update(followups).where(followups.c.id == job).values(next_attempt_at=datetime.now(UTC))
+        )
+
+
 def created_job(runtime: Runtime, kind: str, inst: Instance, resource: str) -> int:
     """Process the `ended` event synchronously; return the id of one of the jobs it created."""
     inbox_id = ingest(runtime, ended(kind, inst))
@@ -370,14 +378,12 @@ def test_429_waits_without_spending_an_attempt(
     assert later.at >= started + timedelta(seconds=12)
     # Made due at once (as a backfill would): the governor holds every call of the account
     # until Retry-After, so the job waits again, still without spending an attempt.
-    with runtime.engine.begin() as conn:
-        conn.execute(update(followups).where(followups.c.id == job).values(next_attempt_at=started))
+    make_due(runtime, job)
     again = runtime.runner.run(job)
     assert isinstance(again, Later) and again.at >= started + timedelta(seconds=11)
     assert "governor" in str(jobs(runtime)["participants"][2])
     # As if the 12 s had passed: the job is due, and the pace forgotten.
-    with runtime.engine.begin() as conn:
-        conn.execute(update(followups).where(followups.c.id == job).values(next_attempt_at=started))
+    make_due(runtime, job)
     runtime.governor.store = MemoryStateStore()
     assert runtime.runner.run(job) is None
     assert jobs(runtime)["participants"][:2] == ("done", 10)

@@ -8,14 +8,15 @@ import math
 import os
 import signal
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy import Engine, func, select
 
 from service.devtools.fakezoom import (
     DEFAULT_ACCOUNT_ID,
@@ -33,7 +34,15 @@ from service.storage.models import (
     qa_entries,
     webhook_events,
 )
-from tests.support import SECRET, ZOOMHOOKS, Service, event_body, signed_headers, start_serve
+from tests.support import (
+    SECRET,
+    ZOOMHOOKS,
+    Service,
+    event_body,
+    process_env,
+    signed_headers,
+    start_serve,
+)
 
 #: Zoom's page size, which the client asks for.
 PAGE = 300
@@ -70,12 +79,15 @@ class Cluster:
     web: Service | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def _base(self) -> dict[str, str]:
-        keep = {"PATH", "HOME", "LANG", "TMPDIR"}
-        return {**{k: v for k, v in os.environ.items() if k in keep}, **self.env}
-
-    def migrate(self) -> None:
-        subprocess.run([str(ZOOMHOOKS), "migrate"], env=self._base(), check=True, timeout=120)
+    def start(self, *, workers: int) -> Service:
+        """What a deploy does: migrate once, then the web process and `workers` workers."""
+        subprocess.run(
+            [str(ZOOMHOOKS), "migrate"], env=process_env(self.env), check=True, timeout=120
+        )
+        web = self.start_web()
+        for _ in range(workers):
+            self.start_worker()
+        return web
 
     def start_web(self) -> Service:
         self.web = start_serve(self.directory, self.env, name="web", command="web")
@@ -86,7 +98,7 @@ class Cluster:
         with (self.directory / f"{name}.log").open("wb") as out:
             process = subprocess.Popen(
                 [str(ZOOMHOOKS), "worker"],
-                env=self._base(),
+                env=process_env(self.env),
                 cwd=self.directory,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -137,6 +149,19 @@ class Cluster:
                 return list(pool.map(one, bodies))
 
 
+@contextmanager
+def running_cluster(directory: Path, env: dict[str, str]) -> Iterator[Cluster]:
+    """A cluster stopped afterwards; its processes' logs are printed if the test fails."""
+    made = Cluster(directory, env)
+    try:
+        yield made
+    except BaseException:
+        print(made.logs())
+        raise
+    finally:
+        made.close()
+
+
 def ended(kind: str, inst: Instance, *, event_ts: int) -> bytes:
     obj: dict[str, Any] = {
         "id": str(inst.id),
@@ -181,10 +206,6 @@ def minimum_calls(webinars: Iterable[Instance]) -> dict[str, int]:
         found["listPastWebinarQA"] += 1
         found["listPastWebinarPollResults"] += 1
     return found
-
-
-def engine(database_url: str) -> Engine:
-    return create_engine(database_url)
 
 
 def inbox_statuses(database: Engine) -> dict[str, int]:

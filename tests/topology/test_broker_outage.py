@@ -11,11 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import Engine
 
 from service.devtools.fakezoom import RunningFake
 from tests.private_servers import PrivateServer, private_rabbitmq, private_redis
 from tests.support import event_body, wait_until
-from tests.topology.cluster import Cluster, all_processed, engine, environment, inbox_statuses
+from tests.topology.cluster import all_processed, environment, inbox_statuses, running_cluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(400)]
 
@@ -42,7 +43,12 @@ def started(n: int) -> bytes:
 
 
 def test_events_arriving_while_the_broker_is_down_are_all_processed(
-    postgres_url: str, broker: PrivateServer, queue_prefix: str, fake: RunningFake, tmp_path: Path
+    postgres_url: str,
+    database: Engine,
+    broker: PrivateServer,
+    queue_prefix: str,
+    fake: RunningFake,
+    tmp_path: Path,
 ) -> None:
     env = environment(
         postgres_url,
@@ -52,13 +58,8 @@ def test_events_arriving_while_the_broker_is_down_are_all_processed(
         # Rows whose enqueue failed are enqueued again this long after (seconds).
         ZOOMHOOKS_SWEEP_AFTER_SECONDS="3",
     )
-    cluster = Cluster(tmp_path, env)
-    database = engine(postgres_url)
-    try:
-        cluster.migrate()
-        web = cluster.start_web()
-        cluster.start_worker()
-        cluster.start_worker()
+    with running_cluster(tmp_path, env) as cluster:
+        web = cluster.start(workers=2)
         before = [started(n) for n in range(20)]
         assert cluster.post_all(before) == [200] * 20
         wait_until(lambda: all_processed(database, 20, 0), timeout=60, interval=0.2)
@@ -84,9 +85,3 @@ def test_events_arriving_while_the_broker_is_down_are_all_processed(
         restarted.join(60)
         wait_until(lambda: all_processed(database, 20 + len(during), 0), timeout=120, interval=0.5)
         assert httpx.get(web.url + "/readyz", timeout=3).json()["status"] == "ready"
-    except BaseException:
-        print(cluster.logs())
-        raise
-    finally:
-        database.dispose()
-        cluster.close()

@@ -7,17 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from service.devtools.fakezoom import DEFAULT_ACCOUNT_ID, RunningFake
 from tests.support import wait_until
 from tests.topology.cluster import (
-    Cluster,
     all_processed,
     api_calls,
     ended,
-    engine,
     environment,
     minimum_calls,
+    running_cluster,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(300)]
@@ -30,7 +30,12 @@ BUDGET = {"Medium": 4, "Heavy": 2}
 
 
 def test_workers_together_stay_within_the_budget(
-    postgres_url: str, real_broker_url: str, queue_prefix: str, fake: RunningFake, tmp_path: Path
+    postgres_url: str,
+    database: Engine,
+    real_broker_url: str,
+    queue_prefix: str,
+    fake: RunningFake,
+    tmp_path: Path,
 ) -> None:
     webinars = [
         fake.fake.world.add_webinar(
@@ -46,13 +51,8 @@ def test_workers_together_stay_within_the_budget(
         ZOOMHOOKS_ZOOM_PLAN=PLAN,
         ZOOMHOOKS_ZOOM_RATE_SHARE=SHARE,
     )
-    cluster = Cluster(tmp_path, env)
-    database = engine(postgres_url)
-    try:
-        cluster.migrate()
-        cluster.start_web()
-        for _ in range(WORKERS):
-            cluster.start_worker()
+    with running_cluster(tmp_path, env) as cluster:
+        cluster.start(workers=WORKERS)
         bodies = [ended("webinar", inst, event_ts=i) for i, inst in enumerate(webinars)]
         assert cluster.post_all(bodies) == [200] * WEBINARS
         wait_until(
@@ -63,9 +63,3 @@ def test_workers_together_stay_within_the_budget(
             peak = fake.fake.peak_rate(category=category, account_id=DEFAULT_ACCOUNT_ID)
             # Without the governor, 3 x 4 threads would put most of the calls in one second.
             assert 1 < peak <= budget, (category, peak)
-    except BaseException:
-        print(cluster.logs())
-        raise
-    finally:
-        database.dispose()
-        cluster.close()

@@ -10,22 +10,22 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from service.devtools.fakezoom import DEFAULT_ACCOUNT_ID, Instance, RunningFake
 from tests.support import wait_until
 from tests.topology.cluster import (
-    Cluster,
     all_processed,
     api_calls,
     dumps,
     ended,
-    engine,
     environment,
     expected,
     expected_counts,
     minimum_calls,
     participant_event,
     row_counts,
+    running_cluster,
     stored,
 )
 
@@ -56,7 +56,12 @@ def webinars(fake: RunningFake) -> list[Instance]:
 
 
 def test_two_workers_and_a_web_process_under_load(
-    postgres_url: str, real_broker_url: str, queue_prefix: str, fake: RunningFake, tmp_path: Path
+    postgres_url: str,
+    database: Engine,
+    real_broker_url: str,
+    queue_prefix: str,
+    fake: RunningFake,
+    tmp_path: Path,
 ) -> None:
     instances = webinars(fake)
     faults = [
@@ -75,7 +80,6 @@ def test_two_workers_and_a_web_process_under_load(
         ZOOMHOOKS_ZOOM_PLAN=PLAN,
         ZOOMHOOKS_ZOOM_RATE_SHARE=SHARE,
     )
-    cluster = Cluster(tmp_path, env)
     rng = random.Random(7)
     bodies = [
         participant_event(
@@ -88,16 +92,12 @@ def test_two_workers_and_a_web_process_under_load(
         ended("webinar", inst, event_ts=1_709_000_000_000 + inst.id % 1000) for inst in instances
     ]
     rng.shuffle(bodies)
-    try:
-        cluster.migrate()
-        cluster.start_web()
-        cluster.start_worker()
-        cluster.start_worker()
+    with running_cluster(tmp_path, env) as cluster:
+        cluster.start(workers=2)
         started = time.monotonic()
         statuses = cluster.post_all(bodies)
         print(f"posted {len(bodies)} in {time.monotonic() - started:.1f}s")
         assert statuses.count(200) == len(bodies), sorted(set(statuses))
-        database = engine(postgres_url)
         events, jobs = PARTICIPANT_EVENTS + WEBINARS, 4 * WEBINARS
         wait_until(lambda: all_processed(database, events, jobs), timeout=240, interval=0.5)
         print(f"processed after {time.monotonic() - started:.1f}s")
@@ -108,7 +108,6 @@ def test_two_workers_and_a_web_process_under_load(
         counts = row_counts(database)
         assert {k: counts[k] for k in truth} == expected_counts(instances)
         assert counts["participant_events"] == PARTICIPANT_EVENTS
-        database.dispose()
         # Every call is one the work needs, or one that a fault answered.
         fired = sum(f.fired for f in faults)
         assert [f.fired for f in faults] == [3, 3, 4, 6, 4]
@@ -121,8 +120,3 @@ def test_two_workers_and_a_web_process_under_load(
         for category, budget in BUDGET_PER_SECOND.items():
             peak = fake.fake.peak_rate(category=category, account_id=DEFAULT_ACCOUNT_ID)
             assert peak <= budget, (category, peak)
-    except BaseException:
-        print(cluster.logs())
-        raise
-    finally:
-        cluster.close()

@@ -6,21 +6,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from service.devtools.fakezoom import RunningFake
 from service.storage.models import followups
 from tests.support import wait_until
 from tests.topology.cluster import (
-    Cluster,
     all_processed,
     api_calls,
     dumps,
     ended,
-    engine,
     environment,
     expected,
     minimum_calls,
+    running_cluster,
     stored,
 )
 
@@ -38,7 +37,12 @@ SLOW_PAGE_SECONDS = 2.0
 
 
 def test_a_worker_killed_mid_follow_up(
-    postgres_url: str, real_broker_url: str, queue_prefix: str, fake: RunningFake, tmp_path: Path
+    postgres_url: str,
+    database: Engine,
+    real_broker_url: str,
+    queue_prefix: str,
+    fake: RunningFake,
+    tmp_path: Path,
 ) -> None:
     inst = fake.fake.world.add_webinar(85_000_000_001, participants=700, absentees=5, questions=3)
     slow = fake.fake.faults.slow(SLOW_PAGE_SECONDS, "/v2/past_webinars/*/participants", count=1)
@@ -51,13 +55,8 @@ def test_a_worker_killed_mid_follow_up(
         ZOOMHOOKS_PROCESSING_TIMEOUT_SECONDS="10",
         ZOOMHOOKS_ZOOM_PLAN="business",
     )
-    cluster = Cluster(tmp_path, env)
-    database = engine(postgres_url)
-    try:
-        cluster.migrate()
-        cluster.start_web()
-        cluster.start_worker()
-        cluster.start_worker()
+    with running_cluster(tmp_path, env) as cluster:
+        cluster.start(workers=2)
         assert cluster.post_all([ended("webinar", inst, event_ts=1)]) == [200]
 
         def running_participants() -> str | None:
@@ -101,9 +100,3 @@ def test_a_worker_killed_mid_follow_up(
                 {"calls": calls, "in_flight": sorted(in_flight)}
             )
         assert calls["listWebinarParticipants"] > minimum["listWebinarParticipants"]
-    except BaseException:
-        print(cluster.logs())
-        raise
-    finally:
-        database.dispose()
-        cluster.close()
