@@ -315,10 +315,11 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every secret this process knows, for the log redactor (never for display)."""
-        values = [s.decode() for s in self.webhook_secrets]
+        # The apps hold the environment's secrets too; a client secret set without the rest of
+        # its credentials makes no app, and is still a secret.
+        values = self.apps.secret_values()
         if self.zoom_client_secret is not None:
             values.append(self.zoom_client_secret.get_secret_value())
-        values += self.apps.secret_values()
         redis_url = (
             self.rate_limit_redis_url.get_secret_value() if self.rate_limit_redis_url else ""
         )

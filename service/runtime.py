@@ -206,7 +206,5 @@ class Runtime:
             self._workers.stop()
         self.broker.close()
         self.zoom.close()
-        close = getattr(self.governor.store, "close", None)
-        if close is not None:
-            close()
+        self.governor.store.close()
         self.engine.dispose()

@@ -27,6 +27,9 @@ DEFAULT_STATE_TTL = 2 * 24 * 60 * 60
 class StateStore(Protocol):
     def update(self, key: str, change: Change[T], *, ttl: float = DEFAULT_STATE_TTL) -> T: ...
 
+    def close(self) -> None:
+        """Let go of connections of the store's own (not of an engine it was handed)."""
+
 
 class MemoryStateStore:
     """For one process (the embedded default): a dict under a lock."""
@@ -47,3 +50,6 @@ class MemoryStateStore:
             record, result = change(current)
             self._records[key] = (dict(record), now + ttl)
             return result
+
+    def close(self) -> None:
+        pass

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.apps import DEFAULT_APP
 from service.storage.inbox import Inbox, NewEvent
 from service.webhooks import events, signature
 from service.webhooks.dedupe import dedupe_key
@@ -70,7 +71,7 @@ class Ingestor:
         if not self.secrets:
             raise NotConfigured(
                 "ZOOM_WEBHOOK_SECRET_TOKEN is not set"
-                if self.app in (None, "default")
+                if self.app in (None, DEFAULT_APP)
                 else f"app {self.app!r} has no secret token"
             )
         verified = signature.verify(

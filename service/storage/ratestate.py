@@ -53,6 +53,9 @@ class DatabaseStateStore:
             )
         return result
 
+    def close(self) -> None:
+        pass  # the engine is the runtime's
+
 
 def _decode(text: str) -> State | None:
     try:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Table, select, update
+from sqlalchemy import Connection, Table, select, update
 
 from service.devtools.fakezoom import (
     DEFAULT_ACCOUNT_ID,
@@ -515,11 +515,12 @@ def test_a_long_listing_beats_well_inside_a_short_processing_timeout(
     fake_zoom.fake.faults.slow(0.4, "/v2/past_webinars/*/participants", count=None)
     beats: list[int] = []
     heartbeat = runtime.followups.heartbeat
-    monkeypatch.setattr(
-        runtime.followups,
-        "heartbeat",
-        lambda conn, job_id: (beats.append(job_id), heartbeat(conn, job_id))[1],
-    )
+
+    def counted(conn: Connection, job_id: int) -> None:
+        beats.append(job_id)
+        heartbeat(conn, job_id)
+
+    monkeypatch.setattr(runtime.followups, "heartbeat", counted)
     job = created_job(runtime, "webinar", inst, "participants")
     assert runtime.runner.run(job) is None
     assert beats == [job, job, job]
