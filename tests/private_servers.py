@@ -2,7 +2,8 @@
 
 The shared servers (PostgreSQL on 5432, Redis on 6379, RabbitMQ on 5672) serve every test in
 parallel and must never be stopped. A test that needs an outage starts its own instance instead,
-on a free loopback port, with its files in a private temporary directory under /tmp::
+on a free loopback port outside the ephemeral range (see `private_port`), with its files in a
+private temporary directory under /tmp::
 
     with private_postgres() as server:
         ...                 # server.url accepts connections
@@ -41,7 +42,7 @@ from typing import ClassVar, Literal, NoReturn, Self
 
 import pytest
 
-from tests.support import IN_CI, free_port, reachable
+from tests.support import IN_CI, reachable
 
 HOST = "127.0.0.1"
 #: Ports of the machine's shared servers (and RabbitMQ's management and distribution ports,
@@ -52,6 +53,9 @@ SHARED_PORTS = frozenset({5432, 6379, 5672, 15672, 25672, 4369})
 TEMP_ROOT = "/tmp"
 POSTGRES_ROOT = Path("/usr/lib/postgresql")
 RABBITMQ_SCRIPT_DIRS = (Path("/usr/lib/rabbitmq/bin"),)
+#: Private servers' ports are at least this (below the kernel's ephemeral range; see
+#: `private_port`).
+PRIVATE_PORTS_FROM = 20000
 Outage = Literal["app", "node"]
 
 
@@ -69,11 +73,40 @@ def _unavailable(message: str) -> NoReturn:
 
 
 def private_port(*, avoid: frozenset[int] = frozenset()) -> int:
-    """A free loopback port that is none of the shared servers' ports."""
-    while True:
-        port = free_port()
-        if port not in SHARED_PORTS and port not in avoid:
+    """A free loopback port outside the kernel's ephemeral range, and none of the shared ports.
+
+    A server that is stopped and started again must find its port free. A port from the
+    ephemeral range (what binding port 0 gives) is not: while the server is down, any outgoing
+    connection on the machine may take it as its source port, and that connection's TIME_WAIT
+    holds it for a minute, so the restart fails with EADDRINUSE.
+    """
+    low, high = _ephemeral_ports()
+    below = range(PRIVATE_PORTS_FROM, low)
+    above = range(high + 1, 65536)
+    choices = below if len(below) >= len(above) else above
+    for _ in range(1000):
+        port = secrets.choice(choices)
+        if port not in SHARED_PORTS and port not in avoid and _bindable(port):
             return port
+    raise RuntimeError(f"no free loopback port in {choices}")
+
+
+def _ephemeral_ports() -> tuple[int, int]:
+    try:
+        text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text(encoding="ascii")
+        low, high = (int(part) for part in text.split())
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+    return low, high
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
 
 
 def _clean_environ(**extra: str) -> dict[str, str]:

@@ -6,6 +6,8 @@ standard ports are never touched.
 
 from __future__ import annotations
 
+import socket
+
 import pika
 import psycopg
 import pytest
@@ -133,3 +135,27 @@ def test_require_binary_skips_locally_and_fails_under_ci(monkeypatch: pytest.Mon
     monkeypatch.setattr(private_servers, "IN_CI", True)
     with pytest.raises(pytest.fail.Exception, match="CI=true"):
         require_binary("no-such-server", None)
+
+
+def test_private_ports_lie_outside_the_range_outgoing_connections_take_their_ports_from() -> None:
+    # A connection's source port comes from the ephemeral range; while a server is stopped, one
+    # that took the server's port (and its minute of TIME_WAIT) would make the restart fail
+    # with EADDRINUSE, as RabbitMQ's start_app once did in CI.
+    low, high = private_servers._ephemeral_ports()
+    with socket.create_server((HOST, 0)) as listener:
+        outgoing = socket.create_connection(listener.getsockname())
+        assert low <= outgoing.getsockname()[1] <= high
+        outgoing.close()
+    ports = {private_servers.private_port() for _ in range(200)}
+    assert all(not low <= port <= high for port in ports)
+    assert all(port >= private_servers.PRIVATE_PORTS_FROM for port in ports)
+    assert not ports & SHARED_PORTS
+    assert len(ports) > 150  # random, so parallel test workers rarely pick the same one
+
+
+def test_a_private_port_is_never_one_already_bound() -> None:
+    taken = private_servers.private_port()
+    with socket.socket() as holder:
+        holder.bind((HOST, taken))
+        assert not private_servers._bindable(taken)
+        assert taken not in {private_servers.private_port() for _ in range(500)}
