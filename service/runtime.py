@@ -87,13 +87,13 @@ class Runtime:
             processing_timeout=processing_timeout,
             interval_seconds=settings.sweep_interval_seconds,
         )
-        credentials = settings.apps.credentials()
+        accounts = [credentials.account_id for credentials in settings.apps.credentials()]
         self.backfiller = Backfiller(
             self.engine,
             self.followups,
             self.zoom.for_account,
-            account_id=settings.zoom_account_id
-            or (credentials[0].account_id if credentials else None),
+            account_id=settings.zoom_account_id or (accounts[0] if len(accounts) == 1 else None),
+            accounts=accounts,
         )
         self._workers: Workers | None = None
 

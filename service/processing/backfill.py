@@ -4,6 +4,9 @@ Zoom drops a delivery after ~85 minutes of retries, and an outage can be longer.
 past-instances endpoints say which instances exist; an instance with no `followups` rows is
 a gap, and backfilling creates its jobs exactly as `*.ended` would have (without an inbox
 event, so `inbox_id` is NULL on everything it produces).
+
+Every question goes to Zoom with the credentials of the instance's account: the one the
+operator names, else the one webhooks recorded for it, else the deployment's default account.
 """
 
 from __future__ import annotations
@@ -31,6 +34,17 @@ class PastInstance:
     uuid: str
     zoom_id: int | None = None
     start_time: datetime | None = None
+    #: The Zoom account it belongs to; None: the deployment's default account.
+    account_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KnownId:
+    """A meeting or webinar number seen here, and the account whose events named it."""
+
+    kind: str
+    zoom_id: int
+    account_id: str | None
 
 
 class Backfiller:
@@ -41,52 +55,101 @@ class Backfiller:
         client_for: Callable[[str | None], ZoomClient | None],
         *,
         account_id: str | None,
+        accounts: Sequence[str] = (),
     ) -> None:
         self.engine = engine
         self.jobs = jobs
         self.client_for = client_for
+        #: The default account, for numbers and UUIDs no event tied to an account; None when
+        #: several accounts have credentials and none is the environment's.
         self.account_id = account_id
+        #: Every account with API credentials.
+        self.accounts = tuple(accounts)
 
-    def _client(self) -> ZoomClient:
-        client = self.client_for(self.account_id)
+    def _client(self, account_id: str | None) -> ZoomClient:
+        chosen = account_id or self.account_id
+        if chosen is None and len(self.accounts) > 1:
+            raise LookupError(
+                f"several Zoom accounts have credentials ({', '.join(self.accounts)}) and "
+                "nothing here says which one this belongs to: name the account (--account)"
+            )
+        client = self.client_for(chosen)
         if client is None:
+            if account_id:
+                raise LookupError(
+                    f"no Zoom API credentials for account {account_id}: give an app in "
+                    "ZOOMHOOKS_CONFIG that account_id, with client_id and client_secret"
+                )
             raise LookupError(
                 "Zoom API credentials are not configured: set ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID "
                 "and ZOOM_CLIENT_SECRET"
             )
         return client
 
-    def instances(self, kind: str, id_or_uuid: str) -> list[PastInstance]:
-        """A numeric id: every past instance Zoom lists for it. Anything else: that UUID."""
+    def instances(
+        self, kind: str, id_or_uuid: str, account_id: str | None = None
+    ) -> list[PastInstance]:
+        """A numeric id: every past instance Zoom lists for it (asked with `account_id`'s
+        credentials). Anything else: that UUID."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+        account_id = account_id or self.recorded_account(kind, id_or_uuid)
         if not id_or_uuid.isdigit():
-            return [PastInstance(kind, id_or_uuid)]
-        client = self._client()
+            return [PastInstance(kind, id_or_uuid, account_id=account_id)]
+        client = self._client(account_id)
         listing = (
             client.past_webinar_instances(id_or_uuid)
             if kind == "webinar"
             else client.past_meeting_instances(id_or_uuid)
         )
         return [
-            PastInstance(kind, str(r["uuid"]), int(id_or_uuid), zoom_time(r.get("start_time")))
+            PastInstance(
+                kind,
+                str(r["uuid"]),
+                int(id_or_uuid),
+                zoom_time(r.get("start_time")),
+                account_id=account_id,
+            )
             for r in listing.records
             if r.get("uuid")
         ]
 
-    def known_ids(self, kind: str) -> list[int]:
-        """The meeting or webinar numbers this database has seen, to reconcile by default."""
+    def recorded_account(self, kind: str, id_or_uuid: str) -> str | None:
+        """The account webhooks recorded for this UUID or number, if exactly one."""
+        column = instances.c.zoom_id if id_or_uuid.isdigit() else instances.c.uuid
+        value: int | str = int(id_or_uuid) if id_or_uuid.isdigit() else id_or_uuid
         with self.engine.connect() as conn:
-            ids = set(
+            accounts = set(
                 conn.execute(
-                    select(instances.c.zoom_id).where(
-                        instances.c.kind == kind, instances.c.zoom_id.is_not(None)
+                    select(instances.c.account_id).where(
+                        instances.c.kind == kind,
+                        column == value,
+                        instances.c.account_id.is_not(None),
                     )
                 ).scalars()
             )
+        return accounts.pop() if len(accounts) == 1 else None
+
+    def known_ids(self, kind: str) -> list[KnownId]:
+        """The meeting or webinar numbers this database has seen, each with the account its
+        events came from (None when no event said), to reconcile by default."""
+        with self.engine.connect() as conn:
+            seen = {
+                (zoom_id, account_id)
+                for zoom_id, account_id in conn.execute(
+                    select(instances.c.zoom_id, instances.c.account_id)
+                    .where(instances.c.kind == kind, instances.c.zoom_id.is_not(None))
+                    .distinct()
+                )
+            }
             if kind == "webinar":
-                ids |= set(conn.execute(select(registrants.c.webinar_id)).scalars())
-        return sorted(ids)
+                numbers = {zoom_id for zoom_id, _ in seen}
+                registered = conn.execute(select(registrants.c.webinar_id).distinct()).scalars()
+                seen |= {(number, None) for number in registered if number not in numbers}
+        return [
+            KnownId(kind, int(zoom_id), account_id)
+            for zoom_id, account_id in sorted(seen, key=lambda pair: (pair[0], pair[1] or ""))
+        ]
 
     def gaps(
         self, found: Iterable[PastInstance], *, since: datetime | None = None
@@ -113,7 +176,7 @@ class Backfiller:
             "uuid": instance.uuid,
             "zoom_id": instance.zoom_id,
             "kind": instance.kind,
-            "account_id": self.account_id,
+            "account_id": instance.account_id or self.account_id,
             "start_time": instance.start_time,
         }
         with self.engine.begin() as conn:
@@ -123,7 +186,7 @@ class Backfiller:
                 instance_uuid=instance.uuid,
                 kind=instance.kind,
                 resources=FOLLOWUP_RESOURCES[instance.kind],
-                account_id=self.account_id,
+                account_id=instance.account_id or self.account_id,
                 inbox_id=None,
                 first_attempt_at=utcnow(),
             )

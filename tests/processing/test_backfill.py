@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from service.cli import main
-from service.devtools.fakezoom import RunningFake
+from service.devtools.fakezoom import (
+    DEFAULT_ACCOUNT_ID,
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    FakeAccount,
+    FakeZoom,
+    RunningFake,
+    running,
+)
+from service.processing.ingest import Accepted
 from service.runtime import Runtime
-from service.storage.models import followups, participants
+from service.storage import records
+from service.storage.models import followups, instances, participants
+from service.zoom import encode_path_id
 from tests.conftest import MakeRuntime, env_name
 from tests.support import SECRET, event_body, signed_headers
 
@@ -103,3 +117,165 @@ def test_backfill_needs_credentials_and_a_known_instance(
     refused = CliRunner().invoke(main, ["backfill", "webinar", "999"], env=no_creds)
     assert refused.exit_code != 0
     assert "ZOOM_CLIENT_SECRET" in refused.output
+
+
+# -- several accounts ---------------------------------------------------------------------------
+
+BETA = FakeAccount("beta-account", "beta-client", "beta-client-secret")
+ALPHA_WEBINAR = 81000000001
+BETA_WEBINAR = 82000000002
+TWO_ACCOUNTS = f"""
+[apps.alpha]
+account_id = "{DEFAULT_ACCOUNT_ID}"
+secret_tokens = ["alpha-secret"]
+client_id = "{DEFAULT_CLIENT_ID}"
+client_secret = "{DEFAULT_CLIENT_SECRET}"
+
+[apps.beta]
+account_id = "{BETA.account_id}"
+secret_tokens = ["beta-secret"]
+client_id = "{BETA.client_id}"
+client_secret = "{BETA.client_secret}"
+"""
+
+
+@pytest.fixture
+def two_accounts(
+    make_runtime: MakeRuntime, database_url: str, tmp_path: Path
+) -> Iterator[tuple[Runtime, RunningFake, dict[str, str]]]:
+    """A runtime whose only apps are two accounts' (no environment app), the fake that knows
+    both, and the environment that points the CLI at them."""
+    config = tmp_path / "zoomhooks.toml"
+    config.write_text(TWO_ACCOUNTS)
+    with running(FakeZoom(accounts=[BETA])) as fake:
+        zoom = {
+            "zoom_api_base_url": fake.api_url,
+            "zoom_oauth_url": fake.oauth_url,
+            "followup_delay_seconds": 0,
+            "not_ready_retry_seconds": 0.05,
+        }
+        runtime = make_runtime(
+            database_url=database_url, config_file=str(config), webhook_secret_token=None, **zoom
+        )
+        env = {
+            **{env_name(k): str(v) for k, v in zoom.items()},
+            "ZOOMHOOKS_CONFIG": str(config),
+            "DATABASE_URL": runtime.settings.database,
+            "ZOOMHOOKS_QUEUE_PREFIX": runtime.settings.queue_prefix,
+            "ZOOM_WEBHOOK_SECRET_TOKEN": "",
+            "ZOOM_ACCOUNT_ID": "",
+            "ZOOM_CLIENT_ID": "",
+            "ZOOM_CLIENT_SECRET": "",
+            "BROKER_URL": "",
+        }
+        yield runtime, fake, env
+
+
+def deliver_ended(runtime: Runtime, app: str, secret: str, account: str, inst: Any) -> None:
+    obj = {"id": str(inst.id), "uuid": inst.uuid}
+    body = event_body("webinar.ended", obj, event_ts=inst.id, account=account)
+    ingested = runtime.ingestors[app].ingest(body, signed_headers(body, secret=secret))
+    assert isinstance(ingested, Accepted)
+    runtime.processor.process(ingested.inbox_id)
+    for job in runtime.backfiller.jobs_of([inst.uuid]):
+        runtime.runner.run(job)
+
+
+def past_instance_calls(fake: RunningFake, account_id: str) -> set[str]:
+    return {
+        r.raw_path
+        for r in fake.fake.log.records("pastWebinars", account_id=account_id)
+        if r.status == 200
+    }
+
+
+def test_reconcile_asks_each_account_about_its_own_numbers(
+    two_accounts: tuple[Runtime, RunningFake, dict[str, str]],
+) -> None:
+    runtime, fake, env = two_accounts
+    world = fake.fake.world
+    alpha_seen = world.add_webinar(ALPHA_WEBINAR, participants=3)
+    alpha_lost = world.add_webinar(ALPHA_WEBINAR, participants=4)
+    beta_seen = world.add_webinar(BETA_WEBINAR, participants=5)
+    beta_lost = world.add_webinar(BETA_WEBINAR, participants=6)
+    deliver_ended(runtime, "alpha", "alpha-secret", DEFAULT_ACCOUNT_ID, alpha_seen)
+    deliver_ended(runtime, "beta", "beta-secret", BETA.account_id, beta_seen)
+
+    result = CliRunner().invoke(main, ["reconcile", "--since", "2020-01-01"], env=env)
+    assert result.exit_code == 0, result.output
+    assert f"gap: webinar {ALPHA_WEBINAR} {alpha_lost.uuid}" in result.output
+    assert f"gap: webinar {BETA_WEBINAR} {beta_lost.uuid}" in result.output
+    # Each number went to Zoom with its own account's token, and so did each follow-up.
+    assert past_instance_calls(fake, DEFAULT_ACCOUNT_ID) == {
+        f"/v2/past_webinars/{ALPHA_WEBINAR}/instances"
+    }
+    assert past_instance_calls(fake, BETA.account_id) == {
+        f"/v2/past_webinars/{BETA_WEBINAR}/instances"
+    }
+    assert count(runtime, participants, instance_uuid=alpha_lost.uuid) == 4
+    assert count(runtime, participants, instance_uuid=beta_lost.uuid) == 6
+    assert count(runtime, followups, account_id=BETA.account_id, status="done") == 8
+    assert count(runtime, instances, uuid=beta_lost.uuid, account_id=BETA.account_id) == 1
+    beta_paths = [r.raw_path for r in fake.fake.log.records(account_id=BETA.account_id)]
+    assert not any(encode_path_id(alpha_lost.uuid) in path for path in beta_paths)
+
+    only_beta = CliRunner().invoke(
+        main, ["reconcile", "--since", "2020-01-01", "--account", BETA.account_id], env=env
+    )
+    assert only_beta.exit_code == 0, only_beta.output
+    assert "0 instances" in only_beta.output
+    assert len(fake.fake.log.records("pastWebinars", account_id=DEFAULT_ACCOUNT_ID)) == 1
+
+
+def test_backfill_with_several_accounts_asks_the_one_named_or_recorded(
+    two_accounts: tuple[Runtime, RunningFake, dict[str, str]],
+) -> None:
+    runtime, fake, env = two_accounts
+    world = fake.fake.world
+    unseen = world.add_webinar(BETA_WEBINAR, participants=2)
+    ambiguous = CliRunner().invoke(main, ["backfill", "webinar", str(BETA_WEBINAR)], env=env)
+    assert ambiguous.exit_code == 1
+    assert "several Zoom accounts" in ambiguous.output and "--account" in ambiguous.output
+    unknown = CliRunner().invoke(
+        main, ["backfill", "webinar", str(BETA_WEBINAR), "--account", "nobody"], env=env
+    )
+    assert unknown.exit_code == 1
+    assert "account nobody" in unknown.output and BETA.account_id in unknown.output
+    assert fake.fake.calls() == 0  # neither asked Zoom anything
+    named = CliRunner().invoke(
+        main, ["backfill", "webinar", str(BETA_WEBINAR), "--account", BETA.account_id], env=env
+    )
+    assert named.exit_code == 0, named.output
+    assert count(runtime, participants, instance_uuid=unseen.uuid) == 2
+    assert fake.fake.calls_by_account(DEFAULT_ACCOUNT_ID) == 0
+    # The instance is now recorded with its account: a rerun by UUID needs no --account.
+    again = CliRunner().invoke(main, ["backfill", "webinar", unseen.uuid], env=env)
+    assert again.exit_code == 0, again.output
+    assert "no new follow-up jobs" in again.output
+
+
+def test_reconcile_skips_numbers_zoom_deleted_and_reports_those_it_cannot_ask(
+    two_accounts: tuple[Runtime, RunningFake, dict[str, str]],
+) -> None:
+    runtime, fake, env = two_accounts
+    kept = fake.fake.world.add_webinar(ALPHA_WEBINAR, participants=1)
+    lost = fake.fake.world.add_webinar(ALPHA_WEBINAR, participants=2)
+    deliver_ended(runtime, "alpha", "alpha-secret", DEFAULT_ACCOUNT_ID, kept)
+    with runtime.engine.begin() as conn:
+        for uuid, zoom_id, account in (
+            ("deleted==", 83000000003, DEFAULT_ACCOUNT_ID),  # Zoom no longer has it
+            ("orphan==", 84000000004, "uninstalled-account"),  # no app has its credentials
+        ):
+            records.upsert_instance(
+                conn,
+                {"uuid": uuid, "zoom_id": zoom_id, "kind": "webinar", "account_id": account},
+                None,
+            )
+    result = CliRunner().invoke(main, ["reconcile", "--since", "2020-01-01"], env=env)
+    assert result.exit_code == 1
+    assert "skipped: webinar 83000000003: Zoom no longer has it" in result.output
+    assert "failed: webinar 84000000004" in result.output
+    assert "uninstalled-account" in result.output
+    assert "1 of 3 numbers could not be checked" in result.output
+    # The rest was still reconciled.
+    assert count(runtime, participants, instance_uuid=lost.uuid) == 2

@@ -9,6 +9,7 @@ import click
 from rich.progress import Progress
 
 from service import boot
+from service.processing.backfill import Backfiller, KnownId, PastInstance
 from service.runtime import Runtime
 from service.storage import migrate as migrations
 from service.storage.types import utcnow
@@ -43,15 +44,30 @@ def _run_jobs(runtime: Runtime, job_ids: list[int], *, enqueue: bool) -> None:
 
 
 kind_argument = click.argument("kind", type=click.Choice(["webinar", "meeting"]))
+account_option = click.option(
+    "--account",
+    metavar="ACCOUNT_ID",
+    help="The Zoom account to ask (default: the one webhooks recorded, else the only one).",
+)
+
+
+def _check_account(runtime: Runtime, account: str | None) -> None:
+    known = runtime.backfiller.accounts
+    if account is not None and account not in known:
+        raise click.ClickException(
+            f"no app here has Zoom API credentials for account {account}"
+            + (f"; these do: {', '.join(known)}" if known else "")
+        )
 
 
 @click.command()
 @kind_argument
 @click.argument("id_or_uuid")
+@account_option
 @click.option(
     "--enqueue", is_flag=True, help="Hand the jobs to the workers instead of running them here."
 )
-def backfill(kind: str, id_or_uuid: str, enqueue: bool) -> None:
+def backfill(kind: str, id_or_uuid: str, account: str | None, enqueue: bool) -> None:
     """Fetch participants, Q&A, polls (and absentees) of a past instance, on demand.
 
     ID_OR_UUID: an instance UUID, or a meeting/webinar number for every past instance of it.
@@ -59,9 +75,10 @@ def backfill(kind: str, id_or_uuid: str, enqueue: bool) -> None:
     """
     runtime = Runtime(boot.start())
     try:
+        _check_account(runtime, account)
         migrations.upgrade(runtime.engine)
         try:
-            found = runtime.backfiller.instances(kind, id_or_uuid)
+            found = runtime.backfiller.instances(kind, id_or_uuid, account)
         except (LookupError, ValueError, ZoomAPIError) as exc:
             raise click.ClickException(str(exc)) from None
         if not found:
@@ -78,36 +95,75 @@ def backfill(kind: str, id_or_uuid: str, enqueue: bool) -> None:
 @click.option("--since", required=True, type=click.DateTime(), help="UTC date or date-time.")
 @click.option("--webinar", "webinars", multiple=True, type=int, help="Also check this webinar.")
 @click.option("--meeting", "meetings", multiple=True, type=int, help="Also check this meeting.")
+@click.option(
+    "--account",
+    metavar="ACCOUNT_ID",
+    help="Check only this Zoom account's numbers (and ask it about --webinar/--meeting).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the gaps; change nothing.")
 @click.option("--enqueue", is_flag=True, help="Hand the jobs to the workers instead.")
 def reconcile(
     since: datetime,
     webinars: tuple[int, ...],
     meetings: tuple[int, ...],
+    account: str | None,
     dry_run: bool,
     enqueue: bool,
 ) -> None:
     """Compare Zoom's past instances with what webhooks produced, and backfill the gaps.
 
-    Checks every meeting and webinar number this database has seen, plus those given.
+    Checks every meeting and webinar number this database has seen, each with the credentials
+    of the account its events came from, plus those given. A number Zoom no longer has is
+    skipped; any other failure is reported, the rest is still reconciled, and the exit
+    status is 1.
     """
     runtime = Runtime(boot.start())
     cutoff = since.replace(tzinfo=UTC) if since.tzinfo is None else since
     try:
+        _check_account(runtime, account)
         migrations.upgrade(runtime.engine)
-        gaps = []
-        for kind, extra in (("webinar", webinars), ("meeting", meetings)):
-            for ident in sorted({*runtime.backfiller.known_ids(kind), *extra}):
-                try:
-                    found = runtime.backfiller.instances(kind, str(ident))
-                except (LookupError, ZoomAPIError) as exc:
-                    raise click.ClickException(f"{kind} {ident}: {exc}") from None
-                gaps += runtime.backfiller.gaps(found, since=cutoff)
+        backfiller = runtime.backfiller
+        checks = _checks(backfiller, account, {"webinar": webinars, "meeting": meetings})
+        gaps: list[PastInstance] = []
+        failed = 0
+        for check in checks:
+            try:
+                found = backfiller.instances(check.kind, str(check.zoom_id), check.account_id)
+            except ZoomAPIError as exc:
+                if exc.status == 404:
+                    click.echo(f"skipped: {check.kind} {check.zoom_id}: Zoom no longer has it")
+                    continue
+                failed += 1
+                click.echo(f"failed: {check.kind} {check.zoom_id}: {exc}", err=True)
+                continue
+            except LookupError as exc:
+                failed += 1
+                click.echo(f"failed: {check.kind} {check.zoom_id}: {exc}", err=True)
+                continue
+            gaps += backfiller.gaps(found, since=cutoff)
         for gap in gaps:
             click.echo(f"gap: {gap.kind} {gap.zoom_id} {gap.uuid} started {gap.start_time}")
         click.echo(f"{len(gaps)} instances since {cutoff:%Y-%m-%d %H:%M} have no follow-ups")
         if gaps and not dry_run:
-            created = [job for gap in gaps for job in runtime.backfiller.create(gap)]
+            created = [job for gap in gaps for job in backfiller.create(gap)]
             _run_jobs(runtime, created, enqueue=enqueue)
+        if failed:
+            raise click.ClickException(f"{failed} of {len(checks)} numbers could not be checked")
     finally:
         runtime.close()
+
+
+def _checks(
+    backfiller: Backfiller, account: str | None, extra: dict[str, tuple[int, ...]]
+) -> list[KnownId]:
+    """What to ask Zoom: the numbers seen here (only `account`'s when given), plus `extra`."""
+    checks: dict[tuple[str, int, str | None], KnownId] = {}
+    for kind, numbers in extra.items():
+        for known in backfiller.known_ids(kind):
+            mine = (known.account_id or backfiller.account_id) == account
+            if account is None or mine:
+                checks[(kind, known.zoom_id, known.account_id)] = known
+        for number in numbers:
+            if not any(k[:2] == (kind, number) for k in checks):
+                checks[(kind, number, account)] = KnownId(kind, number, account)
+    return list(checks.values())
