@@ -20,6 +20,12 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
+from service.devtools.fakezoom import (
+    DEFAULT_ACCOUNT_ID,
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    FakeAccount,
+)
 from service.webhooks.signature import sign
 
 FIXTURES = Path(__file__).parent / "fixtures" / "zoom"
@@ -27,6 +33,24 @@ FIXTURES = Path(__file__).parent / "fixtures" / "zoom"
 WEBHOOKS = Path(__file__).parents[1] / "service" / "devtools" / "events"
 SECRET = "test-webhook-secret-token"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+#: A second Zoom account the fake can know (`FakeZoom(accounts=[BETA])`) besides its default.
+BETA = FakeAccount("beta-account", "beta-client", "beta-client-secret")
+#: A ZOOMHOOKS_CONFIG with two apps, one per account, and no environment app. Beta has two
+#: secret tokens (rotation) and reads its client secret from $BETA_CLIENT_SECRET.
+TWO_APPS = f"""
+[apps.alpha]
+account_id = "{DEFAULT_ACCOUNT_ID}"
+secret_tokens = ["alpha-secret"]
+client_id = "{DEFAULT_CLIENT_ID}"
+client_secret = "{DEFAULT_CLIENT_SECRET}"
+
+[apps.beta]
+account_id = "{BETA.account_id}"
+secret_tokens = ["beta-new", "beta-old"]
+client_id = "{BETA.client_id}"
+client_secret_env = "BETA_CLIENT_SECRET"
+"""
 
 
 def webhook_fixtures() -> list[Path]:

@@ -14,9 +14,6 @@ from sqlalchemy import select
 
 from service.devtools.fakezoom import (
     DEFAULT_ACCOUNT_ID,
-    DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
-    FakeAccount,
     FakeZoom,
     RunningFake,
     running,
@@ -25,26 +22,24 @@ from service.runtime import Runtime
 from service.storage.models import webhook_events
 from service.zoom import encode_path_id
 from tests.conftest import MakeRuntime
-from tests.support import event_body, followups_done, live_server, signed_headers, wait_until
+from tests.support import (
+    BETA,
+    TWO_APPS,
+    event_body,
+    followups_done,
+    live_server,
+    signed_headers,
+    wait_until,
+)
 
-BETA = FakeAccount("beta-account", "beta-client", "beta-client-secret")
-CONFIG = f"""
-[apps.alpha]
-account_id = "{DEFAULT_ACCOUNT_ID}"
-secret_tokens = ["alpha-secret"]
-client_id = "{DEFAULT_CLIENT_ID}"
-client_secret = "{DEFAULT_CLIENT_SECRET}"
-
-[apps.beta]
-account_id = "{BETA.account_id}"
-secret_tokens = ["beta-new", "beta-old"]
-client_id = "{BETA.client_id}"
-client_secret_env = "BETA_CLIENT_SECRET"
-
+CONFIG = (
+    TWO_APPS
+    + f"""
 [accounts.{BETA.account_id}]
 plan = "pro"
 share = 0.25
 """
+)
 #: Beta's Medium budget: 20/s on Pro, a quarter of it.
 BETA_MEDIUM_PER_SECOND = 5
 

@@ -13,9 +13,6 @@ from sqlalchemy import func, select
 from service.cli import main
 from service.devtools.fakezoom import (
     DEFAULT_ACCOUNT_ID,
-    DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
-    FakeAccount,
     FakeZoom,
     RunningFake,
     running,
@@ -26,7 +23,7 @@ from service.storage import records
 from service.storage.models import followups, instances, participants
 from service.zoom import encode_path_id
 from tests.conftest import MakeRuntime, env_name
-from tests.support import SECRET, event_body, signed_headers
+from tests.support import BETA, SECRET, TWO_APPS, event_body, signed_headers
 
 WEBINAR_ID = 81234567890
 
@@ -121,32 +118,19 @@ def test_backfill_needs_credentials_and_a_known_instance(
 
 # -- several accounts ---------------------------------------------------------------------------
 
-BETA = FakeAccount("beta-account", "beta-client", "beta-client-secret")
 ALPHA_WEBINAR = 81000000001
 BETA_WEBINAR = 82000000002
-TWO_ACCOUNTS = f"""
-[apps.alpha]
-account_id = "{DEFAULT_ACCOUNT_ID}"
-secret_tokens = ["alpha-secret"]
-client_id = "{DEFAULT_CLIENT_ID}"
-client_secret = "{DEFAULT_CLIENT_SECRET}"
-
-[apps.beta]
-account_id = "{BETA.account_id}"
-secret_tokens = ["beta-secret"]
-client_id = "{BETA.client_id}"
-client_secret = "{BETA.client_secret}"
-"""
 
 
 @pytest.fixture
 def two_accounts(
-    make_runtime: MakeRuntime, database_url: str, tmp_path: Path
+    make_runtime: MakeRuntime, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[Runtime, RunningFake, dict[str, str]]]:
     """A runtime whose only apps are two accounts' (no environment app), the fake that knows
     both, and the environment that points the CLI at them."""
+    monkeypatch.setenv("BETA_CLIENT_SECRET", BETA.client_secret)
     config = tmp_path / "zoomhooks.toml"
-    config.write_text(TWO_ACCOUNTS)
+    config.write_text(TWO_APPS)
     with running(FakeZoom(accounts=[BETA])) as fake:
         zoom = {
             "zoom_api_base_url": fake.api_url,
@@ -199,7 +183,7 @@ def test_reconcile_asks_each_account_about_its_own_numbers(
     beta_seen = world.add_webinar(BETA_WEBINAR, participants=5)
     beta_lost = world.add_webinar(BETA_WEBINAR, participants=6)
     deliver_ended(runtime, "alpha", "alpha-secret", DEFAULT_ACCOUNT_ID, alpha_seen)
-    deliver_ended(runtime, "beta", "beta-secret", BETA.account_id, beta_seen)
+    deliver_ended(runtime, "beta", "beta-new", BETA.account_id, beta_seen)
 
     result = CliRunner().invoke(main, ["reconcile", "--since", "2020-01-01"], env=env)
     assert result.exit_code == 0, result.output
