@@ -189,9 +189,14 @@ def test_command_line_builds_the_described_world() -> None:
             "id=93398114182,uuid=/abc//d==,participants=50,registration=true",
             "--token-lifetime",
             "120",
+            "--extra-account",
+            "acct-b:client-b:se:cret",
         ]
     )
     fake = build_fake(args)
+    assert [(a.account_id, a.client_id, a.client_secret) for a in fake.accounts][1:] == [
+        ("acct-b", "client-b", "se:cret")
+    ]
     (webinar,) = fake.world.instances("webinar")
     assert (webinar.id, webinar.participants, webinar.absentees, webinar.seed) == (
         81234567890,
@@ -203,6 +208,8 @@ def test_command_line_builds_the_described_world() -> None:
     assert fake.access_tokens.lifetime == 120
     with pytest.raises(SystemExit):
         parser.parse_args(["--webinar", "participants=5"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--extra-account", "acct-b:client-b"])
 
 
 def test_create_app_exposes_its_fake() -> None:

@@ -2,7 +2,10 @@
 
     python -m service.devtools.fakezoom --port 8765 \\
         --webinar id=81234567890,participants=1000,absentees=20,questions=5,polls=2 \\
-        --meeting id=93398114182,uuid=/abc//d==,participants=50
+        --meeting id=93398114182,uuid=/abc//d==,participants=50 \\
+        --extra-account beta-account:beta-client:beta-client-secret
+
+Every account gets tokens with its own app's credentials; the world is shared by all.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .app import DEFAULT_ACCOUNT_ID, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, FakeZoom
+from .oauth import FakeAccount
 from .server import DEFAULT_HOST, DEFAULT_PORT, serve
 from .tokens import DEFAULT_PAGE_TOKEN_TTL, DEFAULT_TOKEN_LIFETIME
 from .world import World
@@ -47,6 +51,17 @@ def parse_instance(text: str) -> dict[str, Any]:
     return args
 
 
+def parse_account(text: str) -> FakeAccount:
+    """`ACCOUNT_ID:CLIENT_ID:CLIENT_SECRET` -> a further account (the secret may hold `:`)."""
+    account_id, _, rest = text.partition(":")
+    client_id, _, client_secret = rest.partition(":")
+    if not (account_id and client_id and client_secret):
+        raise argparse.ArgumentTypeError(
+            f"expected ACCOUNT_ID:CLIENT_ID:CLIENT_SECRET, got {text.split(':')[0]!r}..."
+        )
+    return FakeAccount(account_id, client_id, client_secret)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m service.devtools.fakezoom", description=__doc__.split("\n")[0]
@@ -62,6 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--client-id", default=DEFAULT_CLIENT_ID)
     parser.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET)
     parser.add_argument("--account-id", default=DEFAULT_ACCOUNT_ID)
+    parser.add_argument(
+        "--extra-account",
+        type=parse_account,
+        action="append",
+        default=[],
+        metavar="ACCOUNT_ID:CLIENT_ID:CLIENT_SECRET",
+        help="another account with its own app (repeatable)",
+    )
     parser.add_argument(
         "--token-lifetime", type=float, default=DEFAULT_TOKEN_LIFETIME, help="seconds"
     )
@@ -84,6 +107,7 @@ def build_fake(args: argparse.Namespace) -> FakeZoom:
         client_id=args.client_id,
         client_secret=args.client_secret,
         account_id=args.account_id,
+        accounts=args.extra_account,
         token_lifetime=args.token_lifetime,
         page_token_ttl=args.page_token_ttl,
     )
