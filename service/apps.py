@@ -258,5 +258,7 @@ def _from_env(
         return None
     value = environ.get(name, "").strip()
     if not value:
-        raise ConfigError(f"{where}: {key} names {name}, which is not set in the environment")
+        raise ConfigError(
+            f"{where}: {key} names {name}, which is not set in the environment (nor in .env)"
+        )
     return value

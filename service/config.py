@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -233,8 +242,30 @@ class Settings(BaseSettings):
     def _known_plan(cls, value: str) -> str:
         return apps.parse_plan(value)
 
-    @model_validator(mode="after")
-    def _load_apps(self) -> Settings:
+    @model_validator(mode="wrap")
+    @classmethod
+    def _load_apps(cls, data: Any, handler: ModelWrapValidatorHandler[Settings]) -> Settings:
+        settings = handler(data)
+        settings._apps = settings._read_apps(_DotenvEnviron(cls._dotenv_extras(data)))
+        return settings
+
+    @classmethod
+    def _dotenv_extras(cls, data: Any) -> dict[str, str]:
+        """What the `.env` file sets besides Settings' own variables (pydantic hands those
+        over lower-cased), so that the apps' `*_env` keys can name a variable set there."""
+        if not isinstance(data, dict):
+            return {}
+        known = set(cls.model_fields)
+        for field in cls.model_fields.values():
+            if isinstance(field.validation_alias, AliasChoices):
+                known |= {str(c).lower() for c in field.validation_alias.choices}
+        return {
+            key: value
+            for key, value in data.items()
+            if isinstance(key, str) and isinstance(value, str) and key.lower() not in known
+        }
+
+    def _read_apps(self, environ: Mapping[str, str]) -> apps.Apps:
         default_limits = apps.Limits(self.zoom_plan, self.zoom_rate_share, self.zoom_daily_cap)
         text = None
         if self.config_file is not None:
@@ -249,14 +280,13 @@ class Settings(BaseSettings):
                 "ZOOMHOOKS_RATE_LIMIT_BACKEND=redis needs ZOOMHOOKS_RATE_LIMIT_REDIS_URL or a "
                 "redis:// BROKER_URL"
             )
-        self._apps = apps.load(
+        return apps.load(
             text,
-            environ=os.environ,
+            environ=environ,
             default_app=self._environment_app(),
             default_limits=default_limits,
             source=f"ZOOMHOOKS_CONFIG ({self.config_file})",
         )
-        return self
 
     def _environment_app(self) -> apps.App | None:
         credentials = None
@@ -350,3 +380,25 @@ class Settings(BaseSettings):
     @property
     def database(self) -> str:
         return self.database_url.get_secret_value()
+
+
+class _DotenvEnviron(Mapping[str, str]):
+    """The process environment, then the `.env` file's other variables (case-insensitive, as
+    pydantic reads the file): where an app's `*_env` key looks its variable up."""
+
+    def __init__(self, dotenv: Mapping[str, str]) -> None:
+        self._dotenv = {key.lower(): value for key, value in dotenv.items()}
+
+    def __getitem__(self, name: str) -> str:
+        if name in os.environ:
+            return os.environ[name]
+        return self._dotenv[name.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({*os.environ, *self._dotenv})
+
+    def __len__(self) -> int:
+        return len({*os.environ, *self._dotenv})
+
+    def __repr__(self) -> str:  # values are secrets
+        return f"<environment and .env: {len(self)} variables>"

@@ -119,6 +119,32 @@ def test_environment_wins_over_dotenv(
     assert Settings().max_attempts == 6
 
 
+def test_an_apps_env_keys_find_variables_of_the_dotenv_too(
+    clean_environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (clean_environment / "apps.toml").write_text(
+        '[apps.mkt]\naccount_id = "acct-m"\nsecret_tokens_env = "MKT_TOKENS"\n'
+        'client_id = "cid"\nclient_secret_env = "MKT_CLIENT_SECRET"\n',
+        encoding="utf-8",
+    )
+    (clean_environment / ".env").write_text(
+        "ZOOMHOOKS_CONFIG=apps.toml\nMKT_TOKENS=from-dotenv\nMKT_CLIENT_SECRET=dotenv-secret\n",
+        encoding="utf-8",
+    )
+    monkeypatch.delenv("MKT_TOKENS", raising=False)
+    monkeypatch.setenv("MKT_CLIENT_SECRET", "environment-secret")
+    settings = Settings()
+    app = settings.apps.get("mkt")
+    assert app is not None and app.secrets == (b"from-dotenv",)
+    # The environment wins over the file, as for Settings' own variables.
+    assert app.credentials is not None
+    assert app.credentials.client_secret == "environment-secret"
+    assert "from-dotenv" not in repr(settings) and "dotenv-secret" not in repr(settings)
+    # Without the file, the variable is not set anywhere: a clear error, as before.
+    with pytest.raises(ValidationError, match="MKT_TOKENS, which is not set"):
+        Settings(_env_file=None, ZOOMHOOKS_CONFIG="apps.toml")  # type: ignore[call-arg]
+
+
 def test_unprefixed_generic_names_are_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
     """Only the documented names count: `LOG_LEVEL` or `WEBHOOK_SECRET_TOKEN` belong to others."""
     defaults = Settings()
