@@ -43,6 +43,12 @@ DEFAULT_SWEEP_INTERVAL = 60
 DEFAULT_MAX_ATTEMPTS = 10
 #: Worker threads consuming the queue (embedded: inside the web process).
 DEFAULT_WORKER_THREADS = 4
+#: PostgreSQL connections each process keeps pooled, at the least (as many again may open
+#: under load). Its default grows with the worker threads: see `Settings.pool_size`.
+DEFAULT_POOL_SIZE = 10
+#: Connections a worker process uses besides one per thread: the sweeper, heartbeats, the
+#: governor's and the token store's short transactions.
+POOL_HEADROOM = 4
 #: Wait before the first follow-up fetch: Zoom's past data is not ready at once (seconds).
 DEFAULT_FOLLOWUP_DELAY = 5 * 60
 #: First wait after Zoom says the data is not ready yet; later waits double (seconds).
@@ -140,6 +146,9 @@ class Settings(BaseSettings):
     )
     worker_threads: int = Field(
         default=DEFAULT_WORKER_THREADS, ge=1, validation_alias=_env("ZOOMHOOKS_WORKER_THREADS")
+    )
+    db_pool_size: int | None = Field(
+        default=None, ge=1, le=1000, validation_alias=_env("ZOOMHOOKS_DB_POOL_SIZE")
     )
     queue_prefix: str = Field(
         default=DEFAULT_QUEUE_PREFIX,
@@ -304,6 +313,14 @@ class Settings(BaseSettings):
             secrets=self.webhook_secrets,
             credentials=credentials,
         )
+
+    @property
+    def pool_size(self) -> int:
+        """PostgreSQL connections pooled per process (as many again may overflow): as set, else
+        enough for every worker thread plus the headroom, and never below the default."""
+        if self.db_pool_size is not None:
+            return self.db_pool_size
+        return max(DEFAULT_POOL_SIZE, self.worker_threads + POOL_HEADROOM)
 
     @property
     def rate_limit_redis(self) -> str | None:

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.engine = db.create(settings.database)
+        self.engine = db.create(settings.database, pool_size=settings.pool_size)
         self.inbox = Inbox(self.engine)
         self.followups = Followups(self.engine)
         self.usage = UsageRecorder(self.engine)

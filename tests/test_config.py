@@ -35,6 +35,7 @@ ENV_VARS: dict[str, tuple[str, str, object]] = {
     "ZOOMHOOKS_SWEEP_INTERVAL_SECONDS": ("sweep_interval_seconds", "0.5", 0.5),
     "ZOOMHOOKS_MAX_ATTEMPTS": ("max_attempts", "3", 3),
     "ZOOMHOOKS_WORKER_THREADS": ("worker_threads", "9", 9),
+    "ZOOMHOOKS_DB_POOL_SIZE": ("db_pool_size", "25", 25),
     "ZOOMHOOKS_QUEUE_PREFIX": ("queue_prefix", "staging.zh", "staging.zh"),
     "ZOOMHOOKS_LOG_LEVEL": ("log_level", "debug", "DEBUG"),
 }
@@ -143,6 +144,16 @@ def test_an_apps_env_keys_find_variables_of_the_dotenv_too(
     # Without the file, the variable is not set anywhere: a clear error, as before.
     with pytest.raises(ValidationError, match="MKT_TOKENS, which is not set"):
         Settings(_env_file=None, ZOOMHOOKS_CONFIG="apps.toml")  # type: ignore[call-arg]
+
+
+def test_the_pool_has_a_connection_for_every_worker_thread_unless_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().pool_size == config.DEFAULT_POOL_SIZE
+    monkeypatch.setenv("ZOOMHOOKS_WORKER_THREADS", "32")
+    assert Settings().pool_size == 32 + config.POOL_HEADROOM
+    monkeypatch.setenv("ZOOMHOOKS_DB_POOL_SIZE", "5")
+    assert Settings().pool_size == 5
 
 
 def test_unprefixed_generic_names_are_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -310,6 +321,7 @@ def test_accepted_broker_url_builds_that_broker(
         ("ZOOMHOOKS_SWEEP_INTERVAL_SECONDS", "0"),
         ("ZOOMHOOKS_MAX_ATTEMPTS", "0"),
         ("ZOOMHOOKS_WORKER_THREADS", "0"),
+        ("ZOOMHOOKS_DB_POOL_SIZE", "0"),
         ("ZOOMHOOKS_QUEUE_PREFIX", "has space"),
         ("ZOOMHOOKS_QUEUE_PREFIX", "1starts-with-digit"),
         ("ZOOMHOOKS_QUEUE_PREFIX", "x" * 65),

@@ -14,7 +14,8 @@ from service.config import parse_database_url
 DEFAULT_SQLITE_BUSY_TIMEOUT = 10_000
 #: How long a thread waits for this process's one SQLite connection (seconds).
 DEFAULT_SQLITE_POOL_TIMEOUT = 60
-#: Pool size per process for PostgreSQL; workers and the web threadpool share it.
+#: Pool size per process for PostgreSQL; workers and the web threadpool share it (the
+#: service passes `Settings.pool_size`).
 DEFAULT_POOL_SIZE = 10
 #: A PostgreSQL connect attempt that takes longer fails, so the endpoint can answer 503 (seconds).
 DEFAULT_CONNECT_TIMEOUT = 3
