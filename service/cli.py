@@ -10,13 +10,13 @@ from typing import Any
 
 import click
 import httpx
-import prometheus_client
 import uvicorn
 
 from service import boot, metrics, ops
 from service.config import Settings
 from service.devtools import send as sender
 from service.queue import broker as brokers
+from service.queue.probe import ProbeServer
 from service.runtime import Runtime
 from service.storage import migrate as migrations
 
@@ -152,7 +152,7 @@ def web(host: str, port: int) -> None:
     "--metrics-port",
     type=click.IntRange(1, 65535),
     envvar="ZOOMHOOKS_WORKER_METRICS_PORT",
-    help="Serve this process's Prometheus metrics on 0.0.0.0:PORT/metrics.",
+    help="Serve this process's Prometheus metrics on 0.0.0.0:PORT/metrics, and /livez.",
 )
 def worker(sweeper: bool, metrics_port: int | None) -> None:
     """Consume the queues of a real broker (BROKER_URL) until SIGTERM."""
@@ -162,13 +162,13 @@ def worker(sweeper: bool, metrics_port: int | None) -> None:
             "BROKER_URL is not set: the embedded broker lives inside `zoomhooks serve`"
         )
     runtime = Runtime(settings)
+    probe = None
     try:
         if metrics_port is not None:
-            prometheus_client.start_http_server(
-                metrics_port,
-                addr="0.0.0.0",  # noqa: S104 - scraped by Prometheus from outside the pod
-                registry=metrics.REGISTRY,
+            probe = ProbeServer(
+                metrics_port, registry=metrics.REGISTRY, problems=runtime.worker_problems
             )
+            probe.start()
         runtime.start_workers()
         if sweeper:
             runtime.sweeper.start()
@@ -177,6 +177,8 @@ def worker(sweeper: bool, metrics_port: int | None) -> None:
         log.info("worker stopping")
     finally:
         runtime.close()
+        if probe is not None:
+            probe.close()
 
 
 @main.command()

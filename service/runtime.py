@@ -19,6 +19,7 @@ from service.processing.live import LiveHandlers
 from service.processing.priority import DeliveriesFirst, NoPriority
 from service.processing.process import Processor
 from service.queue import actors, broker
+from service.queue.liveness import Liveness
 from service.queue.sweeper import Sweeper
 from service.queue.worker import Workers
 from service.storage import db
@@ -43,6 +44,8 @@ class Runtime:
         self.followups = Followups(self.engine)
         self.usage = UsageRecorder(self.engine)
         self.broker: dramatiq.Broker = broker.create(settings)
+        self.liveness = Liveness()
+        self.broker.add_middleware(self.liveness)
         self.governor = self._governor(settings)
         self.zoom = ZoomClients(settings.apps, self._zoom_client)
         # One process (embedded): deliveries Zoom waits on go before background work.
@@ -129,6 +132,7 @@ class Runtime:
         account = credentials.account_id
 
         def count(_endpoint: str, category: str, status: int | None) -> None:
+            self.liveness.beat()  # a thread that talks to Zoom is not stuck
             # OAuth calls carry no category and do not count against the API's limits.
             if category and status is not None:
                 self.usage.record(account, category)
@@ -181,6 +185,11 @@ class Runtime:
             self.broker, self.actors.queues, threads=self.settings.worker_threads
         )
         self._workers.start()
+
+    def worker_problems(self) -> list[str]:
+        """Why this process's workers are wedged (a liveness probe fails on any); empty while
+        they work, or before they are started."""
+        return self.liveness.problems(self._workers.worker if self._workers else None)
 
     def start_embedded(self) -> None:
         """Worker threads and the sweeper inside this process, after recovering from a crash.

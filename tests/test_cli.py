@@ -84,6 +84,8 @@ def test_web_and_worker_processes_on_a_real_broker(
             'zoomhooks_events_processed_total{event="meeting.started",outcome="done"} 30.0'
             in scraped
         )
+        live = httpx.get(f"http://127.0.0.1:{metrics_port}/livez", timeout=5)
+        assert (live.status_code, live.json()) == (200, {"status": "live"})
         # A row whose message was lost: the one-shot sweep re-enqueues it for the worker.
         engine = create_engine(postgres_url)
         with engine.begin() as conn:
