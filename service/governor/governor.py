@@ -85,27 +85,31 @@ class Governor:
                 f"({budget.rates[category]:g}/s, {budget.describe()}) is taken for the next "
                 f"{slot.wait:.0f}s; the job waits.",
             )
+        # The daily count is taken while the slot approaches, not after it: between the slot
+        # and the call there must be nothing but the sleep. A refusal leaves the slot unused.
+        cap = budget.daily.get(category)
+        if cap is not None:
+            day = datetime.fromtimestamp(self._clock(), UTC).date().toordinal()
+            allowed = self._update(
+                _daily_key(account_id, cap.group),
+                lambda state: _take_daily(state, day=day, cap=cap.calls),
+            )
+            if not allowed:
+                metrics.GOVERNOR_DEFERRED.labels(*labels, "daily").inc()
+                raise Throttled(
+                    daily_park_delay(self._clock()),
+                    category.value,
+                    daily=True,
+                    advice=f"Account {account_id} has spent its daily {cap.group} budget "
+                    f"({cap.calls} calls, {budget.share:.0%} of the plan's cap); the job waits "
+                    "for 00:00 UTC.",
+                )
         if slot.wait > 0:
             metrics.GOVERNOR_WAIT.labels(*labels).observe(slot.wait)
-            self._sleep(slot.wait)
-        cap = budget.daily.get(category)
-        if cap is None:
-            return
-        day = datetime.fromtimestamp(self._clock(), UTC).date().toordinal()
-        allowed = self._update(
-            _daily_key(account_id, cap.group),
-            lambda state: _take_daily(state, day=day, cap=cap.calls),
-        )
-        if not allowed:
-            metrics.GOVERNOR_DEFERRED.labels(*labels, "daily").inc()
-            raise Throttled(
-                daily_park_delay(self._clock()),
-                category.value,
-                daily=True,
-                advice=f"Account {account_id} has spent its daily {cap.group} budget "
-                f"({cap.calls} calls, {budget.share:.0%} of the plan's cap); the job waits for "
-                "00:00 UTC.",
-            )
+        # Until the slot's moment, however long the store took to answer.
+        remaining = slot.at - self._clock()
+        if remaining > 0:
+            self._sleep(remaining)
 
     def rate_limited(
         self, account_id: str, category_name: str, retry_after: float, *, daily: bool

@@ -57,6 +57,9 @@ class Slot:
     wait: float
     #: The spacing applied (seconds), the slowdown included.
     interval: float
+    #: Epoch seconds at which the call may go: `now + wait`. Callers wait for this moment,
+    #: not for `wait` from whenever the store answered, so its latency adds no jitter.
+    at: float = 0.0
 
 
 def reserve(pace: Pace, *, now: float, interval: float, max_wait: float) -> tuple[Pace, Slot]:
@@ -65,10 +68,10 @@ def reserve(pace: Pace, *, now: float, interval: float, max_wait: float) -> tupl
     start = max(pace.tat, now)
     wait = start - now
     if wait > max_wait:
-        return pace, Slot(taken=False, wait=wait, interval=step)
+        return pace, Slot(taken=False, wait=wait, interval=step, at=start)
     return (
         Pace(tat=start + step, slow_until=pace.slow_until, slow_factor=pace.slow_factor),
-        Slot(taken=True, wait=wait, interval=step),
+        Slot(taken=True, wait=wait, interval=step, at=start),
     )
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from service import metrics
 from service.governor import Governor, MemoryStateStore, Plan, budget
+from service.governor.store import DEFAULT_STATE_TTL, Change, T
 from service.zoom import Outcome, RateLimitCategory, Throttled, ZoomAPIError
 
 
@@ -44,6 +45,62 @@ def test_calls_sleep_for_their_slot_at_the_budgets_pace() -> None:
     for _ in range(5):
         gov.acquire("acct", "Medium")  # Pro at 50 %: 10/s
     assert clock.slept == pytest.approx([0.1, 0.1, 0.1, 0.1])
+
+
+class SlowStore(MemoryStateStore):
+    """A store whose answers take time (a commit, a round trip): `latencies` per update."""
+
+    def __init__(self, clock: Clock, latencies: list[float]) -> None:
+        super().__init__(clock=clock)
+        self.fake_clock = clock
+        self.latencies = latencies
+        self.keys: list[str] = []
+
+    def update(self, key: str, change: Change[T], *, ttl: float = DEFAULT_STATE_TTL) -> T:
+        result = super().update(key, change, ttl=ttl)
+        self.keys.append(key)
+        self.fake_clock.now += self.latencies.pop(0) if self.latencies else 0.0
+        return result
+
+
+def test_a_call_goes_at_its_slot_however_long_the_store_took_to_answer() -> None:
+    # The store answers the second reservation 90 ms late. Sleeping the slot's wait from then
+    # would send that call at 0.19 s and the next at 0.2 s: two calls 10 ms apart on a 10/s
+    # budget. Waiting for the slot's moment sends every call on its slot.
+    clock = Clock(NOON)
+    gov = Governor(
+        SlowStore(clock, [0.0, 0.09, 0.0, 0.0]),
+        {},
+        default=budget(Plan.PRO, 0.5, margin=1.0),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    sent = []
+    for _ in range(4):
+        gov.acquire("acct", "Medium")
+        sent.append(clock.now - NOON)
+    assert sent == pytest.approx([0.0, 0.1, 0.2, 0.3])
+
+
+def test_the_daily_count_is_taken_before_the_sleep_not_between_it_and_the_call() -> None:
+    clock = Clock(NOON)
+    store = SlowStore(clock, [0.0, 0.0, 0.0, 0.15])  # the second daily update is slow
+    gov = Governor(
+        store,
+        {},
+        default=budget(Plan.PRO, 0.5, margin=1.0),  # Heavy 5/s
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    gov.acquire("acct", "Heavy")
+    gov.acquire("acct", "Heavy")
+    assert clock.now - NOON == pytest.approx(0.2)  # on its slot, the slow count included
+    assert store.keys == [
+        "pace:acct:Heavy",
+        "daily:acct:Heavy+Resource-intensive",
+        "pace:acct:Heavy",
+        "daily:acct:Heavy+Resource-intensive",
+    ]
 
 
 def test_each_account_and_category_has_its_own_pace() -> None:
