@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from pydantic import AliasChoices
+from xdist.scheduler import LoadFileScheduling
 
 from service.config import Settings
 from service.devtools.fakezoom import (
@@ -32,6 +33,27 @@ PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_ADMIN_URL = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 AMQP_HOST, AMQP_PORT = "127.0.0.1", 5672
+
+
+#: Test files that each start a cluster of processes (web, workers, brokers). They run one after
+#: another on one xdist worker: two clusters at once on a 2-core machine delay requests by more
+#: than the rate governor's margin, which the budget and scale tests measure at the fake.
+SERIAL_SCOPE = "tests/topology/"
+
+
+class _LoadFileKeepingClustersApart(LoadFileScheduling):  # type: ignore[misc]  # xdist is untyped
+    def _split_scope(self, nodeid: str) -> str:
+        if nodeid.startswith(SERIAL_SCOPE):
+            return SERIAL_SCOPE
+        return str(super()._split_scope(nodeid))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadFileScheduling | None:
+    # Not `--dist loadgroup` with `xdist_group` marks: pytest 9.2 broke its grouping
+    # (pytest-dev/pytest-xdist#1386), silently.
+    if config.getvalue("dist") != "loadfile":
+        return None
+    return _LoadFileKeepingClustersApart(config, log)
 
 
 def require(name: str, host: str, port: int) -> None:
