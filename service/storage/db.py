@@ -8,15 +8,12 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
-from service.config import parse_database_url
+from service.config import DEFAULT_POOL_SIZE, parse_database_url
 
 #: How long a SQLite writer waits for the lock before giving up (milliseconds).
 DEFAULT_SQLITE_BUSY_TIMEOUT = 10_000
 #: How long a thread waits for this process's one SQLite connection (seconds).
 DEFAULT_SQLITE_POOL_TIMEOUT = 60
-#: Pool size per process for PostgreSQL; workers and the web threadpool share it (the
-#: service passes `Settings.pool_size`).
-DEFAULT_POOL_SIZE = 10
 #: A PostgreSQL connect attempt that takes longer fails, so the endpoint can answer 503 (seconds).
 DEFAULT_CONNECT_TIMEOUT = 3
 

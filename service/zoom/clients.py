@@ -35,10 +35,6 @@ class ZoomClients:
                 client = self._clients[credentials.account_id] = self._make(credentials)
             return client
 
-    @property
-    def configured(self) -> bool:
-        return bool(self.apps.credentials())
-
     def close(self) -> None:
         with self._lock:
             clients, self._clients = list(self._clients.values()), {}

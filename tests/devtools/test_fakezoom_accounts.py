@@ -53,8 +53,8 @@ def test_each_account_gets_tokens_with_its_own_credentials(
         assert fake.log.records()[-1].account_id == account_id
     oauth = fake.log.records("oauthToken")
     assert [r.account_id for r in oauth] == ["fakezoom-account-id", "acct-b", "acct-c"]
-    assert fake.calls_by_account("acct-b") == 2  # its token request and its API call
-    assert fake.calls_by_account("acct-b", "listPastWebinarQA") == 1
+    assert fake.calls(account_id="acct-b") == 2  # its token request and its API call
+    assert fake.calls("listPastWebinarQA", account_id="acct-b") == 1
     assert fake.calls("listPastWebinarQA", account_id="acct-c") == 1
     assert fake.calls("listPastWebinarQA", 200, account_id="acct-c") == 1
     assert fake.calls("listPastWebinarQA") == 3

@@ -231,7 +231,7 @@ def test_backfill_with_several_accounts_asks_the_one_named_or_recorded(
     )
     assert named.exit_code == 0, named.output
     assert count(runtime, participants, instance_uuid=unseen.uuid) == 2
-    assert fake.fake.calls_by_account(DEFAULT_ACCOUNT_ID) == 0
+    assert fake.fake.calls(account_id=DEFAULT_ACCOUNT_ID) == 0
     # The instance is now recorded with its account: a rerun by UUID needs no --account.
     again = CliRunner().invoke(main, ["backfill", "webinar", unseen.uuid], env=env)
     assert again.exit_code == 0, again.output

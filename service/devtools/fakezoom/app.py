@@ -108,10 +108,6 @@ class FakeZoom:
         by the account whose token made them."""
         return self.log.calls(operation_id, status, account_id=account_id)
 
-    def calls_by_account(self, account_id: str, operation_id: str | None = None) -> int:
-        """Requests made with `account_id`'s tokens (to one operation if given)."""
-        return self.log.calls(operation_id, account_id=account_id)
-
     def peak_rate(
         self,
         window: float = 1.0,

@@ -154,16 +154,17 @@ def reconcile(
 
 
 def _checks(
-    backfiller: Backfiller, account: str | None, extra: dict[str, tuple[int, ...]]
+    backfiller: Backfiller, account: str | None, given: dict[str, tuple[int, ...]]
 ) -> list[KnownId]:
-    """What to ask Zoom: the numbers seen here (only `account`'s when given), plus `extra`."""
-    checks: dict[tuple[str, int, str | None], KnownId] = {}
-    for kind, numbers in extra.items():
-        for known in backfiller.known_ids(kind):
-            mine = (known.account_id or backfiller.account_id) == account
-            if account is None or mine:
-                checks[(kind, known.zoom_id, known.account_id)] = known
-        for number in numbers:
-            if not any(k[:2] == (kind, number) for k in checks):
-                checks[(kind, number, account)] = KnownId(kind, number, account)
-    return list(checks.values())
+    """What to ask Zoom: the numbers seen here (only `account`'s when given), plus `given`."""
+    checks: list[KnownId] = []
+    for kind, numbers in given.items():
+        known = [
+            k
+            for k in backfiller.known_ids(kind)
+            if account is None or (k.account_id or backfiller.account_id) == account
+        ]
+        seen = {k.zoom_id for k in known}
+        checks += known
+        checks += [KnownId(kind, n, account) for n in dict.fromkeys(numbers) if n not in seen]
+    return checks
