@@ -35,8 +35,12 @@ DEFAULT_FUTURE_SKEW = 5 * 60
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
 #: A `received` row not picked up for this long is re-enqueued by the sweeper (seconds).
 DEFAULT_SWEEP_AFTER = 5 * 60
-#: A `processing` row whose worker went silent for this long is taken as orphaned (seconds).
-DEFAULT_PROCESSING_TIMEOUT = 5 * 60
+#: How long a claim holds an inbox row or a follow-up job unless its process renews it
+#: (seconds). After a worker is killed, its rows are taken back about this long later.
+DEFAULT_LEASE = 30
+#: How long a delivery may wait for its commit before it is answered 503 (seconds): Zoom
+#: gives up on an answer after 3 s, and retries a 5xx.
+DEFAULT_COMMIT_DEADLINE = 2.0
 #: How often the sweeper looks (seconds).
 DEFAULT_SWEEP_INTERVAL = 60
 #: How many attempts an inbox row gets before it is marked `failed`.
@@ -131,10 +135,14 @@ class Settings(BaseSettings):
     sweep_after_seconds: int = Field(
         default=DEFAULT_SWEEP_AFTER, ge=0, validation_alias=_env("ZOOMHOOKS_SWEEP_AFTER_SECONDS")
     )
-    processing_timeout_seconds: int = Field(
-        default=DEFAULT_PROCESSING_TIMEOUT,
-        ge=1,
-        validation_alias=_env("ZOOMHOOKS_PROCESSING_TIMEOUT_SECONDS"),
+    lease_seconds: int = Field(
+        default=DEFAULT_LEASE, ge=3, le=3600, validation_alias=_env("ZOOMHOOKS_LEASE_SECONDS")
+    )
+    commit_deadline_seconds: float = Field(
+        default=DEFAULT_COMMIT_DEADLINE,
+        gt=0,
+        le=60,
+        validation_alias=_env("ZOOMHOOKS_COMMIT_DEADLINE_SECONDS"),
     )
     sweep_interval_seconds: float = Field(
         default=DEFAULT_SWEEP_INTERVAL,

@@ -6,17 +6,17 @@ import logging
 from datetime import datetime, timedelta
 
 import dramatiq
+from sqlalchemy import Engine
 from starlette.applications import Starlette
 
 from service.apps import DEFAULT_APP, Credentials
-from service.config import Settings
+from service.config import Settings, parse_database_url
 from service.governor import Governor, MemoryStateStore, StateStore, budget_for
 from service.governor.redis import RedisStateStore
 from service.processing.backfill import Backfiller
 from service.processing.followup import FollowupRunner
-from service.processing.ingest import Ingestor
+from service.processing.ingest import InboxWriter, Ingestor
 from service.processing.live import LiveHandlers
-from service.processing.priority import DeliveriesFirst, NoPriority
 from service.processing.process import Processor
 from service.queue import actors, broker
 from service.queue.liveness import Liveness
@@ -25,6 +25,7 @@ from service.queue.worker import Workers
 from service.storage import db
 from service.storage.followups import Followups
 from service.storage.gauges import DatabaseCollector
+from service.storage.heartbeat import Heartbeat
 from service.storage.inbox import Inbox
 from service.storage.ratestate import DatabaseStateStore
 from service.storage.tokens import DatabaseTokenStore
@@ -40,26 +41,23 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.engine = db.create(settings.database, pool_size=settings.pool_size)
-        self.inbox = Inbox(self.engine)
-        self.followups = Followups(self.engine)
+        lease = timedelta(seconds=settings.lease_seconds)
+        self.inbox = Inbox(self.engine, lease=lease, write_engine=self._write_engine(settings))
+        self.followups = Followups(self.engine, lease=lease)
+        self.heartbeat = Heartbeat(self.engine, [self.inbox.leases, self.followups.leases])
         self.usage = UsageRecorder(self.engine)
         self.broker: dramatiq.Broker = broker.create(settings)
         self.liveness = Liveness()
         self.broker.add_middleware(self.liveness)
         self.governor = self._governor(settings)
         self.zoom = ZoomClients(settings.apps, self._zoom_client)
-        # One process (embedded): deliveries Zoom waits on go before background work.
-        self.priority = DeliveriesFirst() if settings.embedded else NoPriority()
-        priority = self.priority
-        processing_timeout = timedelta(seconds=settings.processing_timeout_seconds)
         self.runner = FollowupRunner(
             self.followups,
             self.zoom.for_account,
             not_ready_retry=timedelta(seconds=settings.not_ready_retry_seconds),
             not_ready_limit=timedelta(seconds=settings.not_ready_limit_seconds),
-            running_timeout=processing_timeout,
             max_attempts=settings.max_attempts,
-            priority=priority,
+            heartbeat=self.heartbeat,
         )
         live = LiveHandlers(
             self.followups,
@@ -70,12 +68,18 @@ class Runtime:
             self.inbox,
             live.handlers(),
             max_attempts=settings.max_attempts,
-            processing_timeout=processing_timeout,
-            priority=priority,
+            heartbeat=self.heartbeat,
         )
+        sweep_after = timedelta(seconds=settings.sweep_after_seconds)
         self.actors = actors.declare(
-            self.broker, self.processor, self.runner, queue_prefix=settings.queue_prefix
+            self.broker,
+            self.processor,
+            self.runner,
+            queue_prefix=settings.queue_prefix,
+            # A longer wait is parked on the job row, where the sweeper finds it once due.
+            max_message_delay=min(sweep_after, timedelta(seconds=actors.DEFAULT_MAX_MESSAGE_DELAY)),
         )
+        self.writer = InboxWriter(self.inbox, self.actors.enqueue)
         self.ingestors = {
             name: self._ingestor(name, app.secrets) for name, app in settings.apps.apps.items()
         }
@@ -86,9 +90,9 @@ class Runtime:
             self.enqueue,
             self.followups,
             self.schedule_followup,
-            sweep_after=timedelta(seconds=settings.sweep_after_seconds),
-            processing_timeout=processing_timeout,
+            sweep_after=sweep_after,
             interval_seconds=settings.sweep_interval_seconds,
+            lease=lease,
         )
         accounts = [credentials.account_id for credentials in settings.apps.credentials()]
         self.backfiller = Backfiller(
@@ -108,6 +112,22 @@ class Runtime:
             timestamp_tolerance_seconds=self.settings.timestamp_tolerance_seconds,
             future_skew_seconds=self.settings.future_skew_seconds,
             app=app,
+            writer=self.writer,
+            commit_deadline=self.settings.commit_deadline_seconds,
+        )
+
+    @staticmethod
+    def _write_engine(settings: Settings) -> Engine | None:
+        """PostgreSQL: the deliveries' own small pool, with no pre-ping round trip per
+        commit and a wait for a connection as short as the commit deadline. SQLite: the one
+        connection everything shares (None)."""
+        if parse_database_url(settings.database).get_backend_name() == "sqlite":
+            return None
+        return db.create(
+            settings.database,
+            pool_size=2,
+            pre_ping=False,
+            pool_timeout=settings.commit_deadline_seconds,
         )
 
     def _governor(self, settings: Settings) -> Governor:
@@ -154,7 +174,6 @@ class Runtime:
             apps={name: i for name, i in self.ingestors.items() if name != DEFAULT_APP},
             max_body_bytes=self.settings.max_body_bytes,
             checks=self.checks(),
-            priority=self.priority,
             collectors=[DatabaseCollector(self.engine, daily_cap=self.settings.zoom_daily_cap)],
             # A delivery whose enqueue fails is still stored and answered 200 (the sweeper
             # enqueues it later), so a broker outage must not take web pods out of rotation.
@@ -181,6 +200,7 @@ class Runtime:
         self.actors.schedule_followup(followup_id, at)
 
     def start_workers(self) -> None:
+        self.heartbeat.start()
         self._workers = Workers(
             self.broker, self.actors.queues, threads=self.settings.worker_threads
         )
@@ -198,7 +218,7 @@ class Runtime:
         among the follow-ups when this process starts was lost with the previous one: all of it
         is enqueued again.
         """
-        released = self.inbox.release_orphans()
+        released = self.inbox.release_orphans() + self.followups.release_orphans()
         self.start_workers()
         recovered = self.sweeper.sweep(everything=True)
         if released or recovered:
@@ -210,10 +230,13 @@ class Runtime:
         self.sweeper.start()
 
     def close(self) -> None:
+        self.writer.close()
         self.sweeper.stop()
         if self._workers is not None:
             self._workers.stop()
+        self.heartbeat.stop()
         self.broker.close()
         self.zoom.close()
         self.governor.store.close()
         self.engine.dispose()
+        self.inbox.write_engine.dispose()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,9 +19,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service import metrics
 from service.processing import shape
-from service.processing.priority import DeliveriesFirst, NoPriority
 from service.storage import records
 from service.storage.followups import Followup, Followups
+from service.storage.heartbeat import Heartbeat
+from service.storage.lease import LeaseLost, new_owner
 from service.storage.types import utcnow
 from service.zoom import (
     Endpoint,
@@ -40,9 +40,6 @@ log = logging.getLogger(__name__)
 
 #: Longest pause between re-fetches of data Zoom says is not ready (seconds).
 DEFAULT_NOT_READY_CAP = 4 * 60 * 60
-#: How often a running job shows it is alive, at most (seconds); a third of the orphan timeout
-#: when that is shorter.
-DEFAULT_HEARTBEAT_INTERVAL = 30
 #: First and longest pause after a transient failure (seconds).
 DEFAULT_TRANSIENT_BASE = 30
 DEFAULT_TRANSIENT_CAP = 30 * 60
@@ -92,26 +89,34 @@ class FollowupRunner:
         *,
         not_ready_retry: timedelta,
         not_ready_limit: timedelta,
-        running_timeout: timedelta,
         max_attempts: int,
         rng: random.Random | None = None,
-        priority: DeliveriesFirst | None = None,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
-        self.priority = priority or NoPriority()
         self.jobs = jobs
         self.client_for = client_for
         self.not_ready_retry = not_ready_retry
         self.not_ready_limit = not_ready_limit
-        self.running_timeout = running_timeout
         self.max_attempts = max_attempts
         self.rng = rng or random.Random()
+        self.heartbeat = heartbeat or Heartbeat(jobs.engine, [jobs.leases])
 
     def run(self, followup_id: int) -> Later | None:
         """Run the job if it is due and free. Returns when to run it again, if ever."""
-        self.priority.defer()
-        job = self.jobs.claim(followup_id, running_timeout=self.running_timeout)
-        if job is None:
-            return None
+        owner = new_owner()
+        with self.heartbeat.holding(self.jobs.leases, owner):
+            job = self.jobs.claim(followup_id, owner)
+            if job is None:
+                return None
+            try:
+                return self._run(job)
+            except LeaseLost:
+                # Another worker took the job over (this one stalled past its lease): the page
+                # in hand rolled back, and the new holder's result stands.
+                log.warning("followup %s: lease lost, leaving it to its new holder", job.id)
+                return None
+
+    def _run(self, job: Followup) -> Later | None:
         client = self.client_for(job.account_id)
         if client is None:
             self._end(
@@ -127,7 +132,7 @@ class FollowupRunner:
         except RateLimited as exc:
             at = utcnow() + timedelta(seconds=exc.retry_after_seconds)
             self.jobs.reschedule(
-                job.id, at=at, error=str(exc), tracking_id=exc.tracking_id, count_attempt=False
+                job, at=at, error=str(exc), tracking_id=exc.tracking_id, count_attempt=False
             )
             waited = "throttled" if isinstance(exc, Throttled) else "rate_limited"
             metrics.FOLLOWUPS.labels(job.resource, waited).inc()
@@ -165,17 +170,11 @@ class FollowupRunner:
             log.info("followup %s: %s page token expired, listing again", job.id, event.endpoint)
             stored = 0  # the listing starts over; its rows upsert onto the ones stored so far
 
-        # Well inside the timeout after which a sweeper takes a silent job for orphaned.
-        beat_every = min(DEFAULT_HEARTBEAT_INTERVAL, self.running_timeout.total_seconds() / 3)
-        last_beat = time.monotonic()
         for page, page_tracking in fetch(client, endpoint, job.instance_uuid, restarted):
             tracking = page_tracking
             rows = list(to_rows(page))
-            self.priority.defer()
             with self.jobs.engine.begin() as conn:
-                if time.monotonic() - last_beat > beat_every:
-                    self.jobs.heartbeat(conn, job.id)
-                    last_beat = time.monotonic()
+                self.jobs.progress(conn, job)  # LeaseLost rolls this page back
                 stored += records.upsert_fetched(
                     conn,
                     job.resource,
@@ -185,7 +184,8 @@ class FollowupRunner:
                     inbox_id=job.inbox_id,
                 )
         with self.jobs.engine.begin() as conn:
-            self.jobs.done(conn, job.id, rows_stored=stored, tracking_id=tracking)
+            if not self.jobs.done(conn, job, rows_stored=stored, tracking_id=tracking):
+                raise LeaseLost(f"followup {job.id}")
         return stored
 
     def _zoom_error(self, job: Followup, exc: ZoomAPIError) -> Later | None:
@@ -198,7 +198,7 @@ class FollowupRunner:
                 return None
             step = self.not_ready_retry.total_seconds() * (1 << min(job.attempts - 1, 20))
             at = utcnow() + timedelta(seconds=min(step, DEFAULT_NOT_READY_CAP))
-            self.jobs.reschedule(job.id, at=at, error=str(exc), tracking_id=exc.tracking_id)
+            self.jobs.reschedule(job, at=at, error=str(exc), tracking_id=exc.tracking_id)
             metrics.FOLLOWUPS.labels(job.resource, "not_ready").inc()
             log.info(
                 "followup %s: not ready at Zoom yet, again at %s",
@@ -221,7 +221,7 @@ class FollowupRunner:
             return None
         delay = backoff_delay(job.attempts, DEFAULT_TRANSIENT_BASE, DEFAULT_TRANSIENT_CAP, self.rng)
         at = utcnow() + timedelta(seconds=delay)
-        self.jobs.reschedule(job.id, at=at, error=error, tracking_id=tracking)
+        self.jobs.reschedule(job, at=at, error=error, tracking_id=tracking)
         metrics.FOLLOWUPS.labels(job.resource, "retry").inc()
         log.warning(
             "followup %s attempt %s failed (%s); again at %s",
@@ -234,7 +234,7 @@ class FollowupRunner:
         return Later(at)
 
     def _end(self, job: Followup, status: str, error: str, tracking: str | None) -> None:
-        self.jobs.end(job.id, status=status, error=error, tracking_id=tracking)
+        self.jobs.end(job, status=status, error=error, tracking_id=tracking)
         metrics.FOLLOWUPS.labels(job.resource, status).inc()
         log.warning(
             "followup %s %s/%s %s: %s",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import random
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import dramatiq
@@ -19,23 +22,53 @@ DEFAULT_MAX_BACKOFF = 60_000
 WEBHOOK_QUEUE = "webhooks"
 #: Follow-ups get their own queue, so slow Zoom calls never delay the inbox.
 FOLLOWUP_QUEUE = "followups"
+#: Longest wait sent as a delayed broker message (seconds). RabbitMQ holds a delayed message
+#: unacknowledged at the consumer, and closes the channel of a consumer that holds one past
+#: its `consumer_timeout` (30 min by default): longer waits stay on the job row alone
+#: (`next_attempt_at`), and the sweeper enqueues the job once it is due.
+DEFAULT_MAX_MESSAGE_DELAY = 15 * 60
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class Actors:
     process_webhook: dramatiq.Actor[[int], None]
+    process_webhooks: dramatiq.Actor[[list[int]], None]
     run_followup: dramatiq.Actor[[int], None]
+    max_message_delay: timedelta = timedelta(seconds=DEFAULT_MAX_MESSAGE_DELAY)
 
     @property
     def queues(self) -> set[str]:
         return {self.process_webhook.queue_name, self.run_followup.queue_name}
 
+    def enqueue(self, inbox_ids: Sequence[int]) -> None:
+        """One message for a batch of inbox rows (one for a single row)."""
+        if len(inbox_ids) == 1:
+            self.process_webhook.send(inbox_ids[0])
+        elif inbox_ids:
+            self.process_webhooks.send(list(inbox_ids))
+
     def schedule_followup(self, followup_id: int, at: datetime) -> None:
-        """Enqueue a follow-up job to run no earlier than `at`."""
-        delay_ms = int((at - utcnow()).total_seconds() * 1000)
+        """Enqueue a follow-up job to run no earlier than `at`.
+
+        A wait longer than `max_message_delay` sends nothing: the job row keeps its
+        `next_attempt_at`, and the sweeper enqueues it when it is due.
+        """
+        delay = at - utcnow()
+        if delay > self.max_message_delay:
+            log.debug("followup %s parked until %s", followup_id, at)
+            return
+        delay_ms = int(delay.total_seconds() * 1000)
         self.run_followup.send_with_options(
             args=(followup_id,), delay=delay_ms if delay_ms > 0 else None
         )
+
+
+def retry_delay_ms(attempts: int, rng: random.Random) -> int:
+    """Exponential backoff with full jitter between the retries of one inbox row."""
+    ceiling = min(DEFAULT_MAX_BACKOFF, DEFAULT_MIN_BACKOFF * 2 ** min(attempts - 1, 16))
+    return rng.randint(DEFAULT_MIN_BACKOFF, max(DEFAULT_MIN_BACKOFF, ceiling))
 
 
 def declare(
@@ -44,12 +77,20 @@ def declare(
     runner: FollowupRunner,
     *,
     queue_prefix: str,
+    max_message_delay: timedelta = timedelta(seconds=DEFAULT_MAX_MESSAGE_DELAY),
 ) -> Actors:
+    rng = random.Random()
+
     def process_webhook(inbox_id: int) -> None:
         try:
             processor.process(inbox_id)
         except RetryLater as exc:
             raise dramatiq.Retry(str(exc)) from exc
+
+    def process_webhooks(inbox_ids: list[int]) -> None:
+        # A row of the batch that failed goes on alone, after its own backoff.
+        for row_id, attempts in processor.process_batch(inbox_ids).retries:
+            actor.send_with_options(args=(row_id,), delay=retry_delay_ms(attempts, rng))
 
     options: dict[str, Any] = {
         # The row's `attempts` is the real budget; this only keeps Dramatiq from giving up first.
@@ -61,6 +102,14 @@ def declare(
         process_webhook,
         broker=broker,
         actor_name="process_webhook",
+        queue_name=f"{queue_prefix}.{WEBHOOK_QUEUE}",
+        priority=0,
+        options=options,
+    )
+    batch_actor: dramatiq.Actor[[list[int]], None] = dramatiq.Actor(
+        process_webhooks,
+        broker=broker,
+        actor_name="process_webhooks",
         queue_name=f"{queue_prefix}.{WEBHOOK_QUEUE}",
         priority=0,
         options=options,
@@ -81,5 +130,10 @@ def declare(
         # crashes in between (database down at claim time), which the job sweeper also covers.
         options={**options, "max_retries": runner.max_attempts},
     )
-    actors = Actors(process_webhook=actor, run_followup=followup_actor)
+    actors = Actors(
+        process_webhook=actor,
+        process_webhooks=batch_actor,
+        run_followup=followup_actor,
+        max_message_delay=max_message_delay,
+    )
     return actors

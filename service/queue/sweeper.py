@@ -1,4 +1,5 @@
-"""Re-enqueues inbox rows that no message carries any more (lost, never enqueued, crashed)."""
+"""Re-enqueues rows and jobs that no message carries any more: lost, never enqueued, held by a
+worker that died (its lease ran out), or parked for a wait longer than a broker message."""
 
 from __future__ import annotations
 
@@ -25,16 +26,19 @@ class Sweeper:
         schedule_followup: Callable[[int, datetime], None],
         *,
         sweep_after: timedelta,
-        processing_timeout: timedelta,
         interval_seconds: float,
+        lease: timedelta | None = None,
     ) -> None:
+        """Rounds come every `interval_seconds`, and at least every third of `lease`, so a
+        row held by a worker killed with -9 is taken back soon after its lease runs out."""
         self.inbox = inbox
         self.enqueue = enqueue
         self.followups = followups
         self.schedule_followup = schedule_followup
         self.sweep_after = sweep_after
-        self.processing_timeout = processing_timeout
         self.interval_seconds = interval_seconds
+        if lease is not None:
+            self.interval_seconds = min(interval_seconds, lease.total_seconds() / 3)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -44,23 +48,15 @@ class Sweeper:
         `everything` takes every unfinished row and job (a lone process starting up).
         """
         now = utcnow()
-        if everything:
-            # Rows this round hands back get a later `updated_at`, so they are not taken twice.
-            received_before = processing_before = now
-        else:
-            received_before = now - self.sweep_after
-            processing_before = now - self.processing_timeout
+        # Rows this round hands back get a later `updated_at`, so they are not taken twice.
+        received_before = now if everything else now - self.sweep_after
         total = 0
-        while ids := self.inbox.sweep(
-            received_before=received_before, processing_before=processing_before
-        ):
+        while ids := self.inbox.sweep(received_before=received_before):
             for row_id in ids:
                 self.enqueue(row_id)
             total += len(ids)
         jobs = 0
-        while due := self.followups.sweep(
-            due_before=received_before, running_before=processing_before, any_schedule=everything
-        ):
+        while due := self.followups.sweep(due_before=received_before, any_schedule=everything):
             for job_id, at in due:
                 self.schedule_followup(job_id, at or now)
             jobs += len(due)

@@ -35,11 +35,19 @@ def _sqlite_begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create(url: str, *, pool_size: int = DEFAULT_POOL_SIZE, read_only: bool = False) -> Engine:
+def create(
+    url: str,
+    *,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    read_only: bool = False,
+    pre_ping: bool = True,
+    pool_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+) -> Engine:
     """An engine for `url`; SQLite files get their directory created and durable pragmas.
 
     `read_only` (for inspection commands beside a running service): SQLite transactions do not
     take the write lock at BEGIN, so a long read never holds up the service's commits.
+    `pre_ping` and `pool_timeout` (seconds) apply to PostgreSQL's pool.
     """
     parsed = parse_database_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -76,7 +84,7 @@ def create(url: str, *, pool_size: int = DEFAULT_POOL_SIZE, read_only: bool = Fa
         parsed,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
-        pool_timeout=DEFAULT_CONNECT_TIMEOUT,
+        pool_pre_ping=pre_ping,
+        pool_timeout=pool_timeout,
         connect_args=connect_args,
     )

@@ -1,7 +1,8 @@
 """Follow-up jobs: one row per instance and resource, with its own state.
 
-Like the inbox, the row is the source of truth and every change is a compare-and-set, so a
-duplicate message, a second worker or a sweeper racing a worker cannot run one job twice.
+Like the inbox, the row is the source of truth, and a worker holds a job by a lease
+(service.storage.lease): a duplicate message, a second worker or a sweeper racing a worker
+cannot run one job twice, and a worker that lost its lease cannot overwrite the new holder.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, bindparam, func, select, true, update
+from sqlalchemy import Connection, Engine, func, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 
 from service.storage.inbox import DEFAULT_SWEEP_BATCH, MAX_ERROR_LENGTH
+from service.storage.lease import DEFAULT_LEASE_SECONDS, LeasedTable, LeaseLost
 from service.storage.models import followups
 from service.storage.types import utcnow
 
@@ -36,16 +38,23 @@ class Followup:
     attempts: int
     inbox_id: int | None
     created_at: datetime
+    #: The claim's lease owner: every write of this attempt is guarded by it.
+    owner: str
 
 
 class Followups:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, *, lease: timedelta = timedelta(seconds=DEFAULT_LEASE_SECONDS)
+    ) -> None:
         self.engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-        self._heartbeat = (
-            update(followups)
-            .where(followups.c.id == bindparam("job"), followups.c.status == "running")
-            .values(updated_at=bindparam("now"))
+        c = followups.c
+        self.leases = LeasedTable(
+            followups,
+            free="pending",
+            held="running",
+            lease=lease,
+            due=lambda now: c.next_attempt_at.is_(None) | (c.next_attempt_at <= now),
         )
 
     def create(
@@ -86,23 +95,15 @@ class Followups:
                 created.append((new_id, first_attempt_at))
         return created
 
-    def claim(self, followup_id: int, *, running_timeout: timedelta) -> Followup | None:
-        """Take a due `pending` job (or an orphaned `running` one); None if not takeable now."""
-        now = utcnow()
+    def claim(self, followup_id: int, owner: str) -> Followup | None:
+        """Take a due `pending` job (or one whose lease ran out) for `owner`; None if not now."""
         c = followups.c
-        due = (c.status == "pending") & (c.next_attempt_at.is_(None) | (c.next_attempt_at <= now))
-        orphaned = (c.status == "running") & (c.updated_at < now - running_timeout)
         with self.engine.begin() as conn:
-            row = conn.execute(
-                update(followups)
-                .where(c.id == followup_id, due | orphaned)
-                .values(
-                    status="running",
-                    attempts=c.attempts + 1,
-                    updated_at=now,
-                    claimed_by=worker_identity(),
-                )
-                .returning(
+            rows = self.leases.claim(
+                conn,
+                [followup_id],
+                owner,
+                (
                     c.id,
                     c.instance_uuid,
                     c.kind,
@@ -111,29 +112,29 @@ class Followups:
                     c.attempts,
                     c.inbox_id,
                     c.created_at,
-                )
-            ).one_or_none()
-        if row is None:
+                ),
+                claimed_by=worker_identity(),
+            )
+        if not rows:
             return None
-        return Followup(**row._mapping)
+        return Followup(**rows[0]._mapping, owner=owner)
 
-    def _finish(self, conn: Connection, followup_id: int, **values: object) -> bool:
-        return bool(
-            conn.execute(
-                update(followups)
-                .where(followups.c.id == followup_id, followups.c.status == "running")
-                .values(updated_at=utcnow(), **values)
-            ).rowcount
-        )
+    def _finish(self, conn: Connection, job: Followup, **values: object) -> bool:
+        """The attempt's outcome, if `job`'s claim still holds the row (False if not)."""
+        try:
+            self.leases.finish(conn, job.id, job.owner, **values)
+        except LeaseLost:
+            return False
+        return True
 
     def done(
-        self, conn: Connection, followup_id: int, *, rows_stored: int, tracking_id: str | None
+        self, conn: Connection, job: Followup, *, rows_stored: int, tracking_id: str | None
     ) -> bool:
         """Mark done in the transaction that stored the last page."""
         now = utcnow()
         return self._finish(
             conn,
-            followup_id,
+            job,
             status="done",
             rows_stored=rows_stored,
             zm_trackingid=tracking_id,
@@ -144,7 +145,7 @@ class Followups:
 
     def reschedule(
         self,
-        followup_id: int,
+        job: Followup,
         *,
         at: datetime,
         error: str,
@@ -156,7 +157,7 @@ class Followups:
             extra = {} if count_attempt else {"attempts": followups.c.attempts - 1}
             return self._finish(
                 conn,
-                followup_id,
+                job,
                 status="pending",
                 next_attempt_at=at,
                 last_error=error[:MAX_ERROR_LENGTH],
@@ -165,13 +166,13 @@ class Followups:
             )
 
     def end(
-        self, followup_id: int, *, status: str, error: str | None, tracking_id: str | None
+        self, job: Followup, *, status: str, error: str | None, tracking_id: str | None
     ) -> bool:
         """`failed` or `not_applicable`, for good."""
         with self.engine.begin() as conn:
             return self._finish(
                 conn,
-                followup_id,
+                job,
                 status=status,
                 last_error=error[:MAX_ERROR_LENGTH] if error else None,
                 zm_trackingid=tracking_id,
@@ -179,53 +180,39 @@ class Followups:
                 fetched_at=utcnow(),
             )
 
-    def heartbeat(self, conn: Connection, followup_id: int) -> None:
-        """A long listing shows it is alive, so it is not taken for orphaned."""
-        conn.execute(self._heartbeat, {"job": followup_id, "now": utcnow()})
+    def progress(self, conn: Connection, job: Followup) -> None:
+        """A page stored: raises LeaseLost (rolling the page back) when the job was taken over."""
+        self.leases.finish(conn, job.id, job.owner)
 
     def sweep(
         self,
         *,
         due_before: datetime,
-        running_before: datetime,
         any_schedule: bool = False,
         limit: int = DEFAULT_SWEEP_BATCH,
     ) -> list[tuple[int, datetime | None]]:
-        """Jobs due for a while that no message seems to carry, and orphaned running ones.
+        """Jobs no message carries: due `pending` ones untouched since `due_before`, and
+        `running` ones whose lease ran out.
 
-        `any_schedule` also takes pending jobs that are not due yet (a lone process starting
-        up lost their delayed messages). Each job is taken by an UPDATE that re-checks it is
-        still stale and makes it fresh (a running one is handed back to `pending`), so two
-        sweepers never both take it. Returns (id, when it is due).
+        A wait longer than a broker may hold a delayed message is parked on the row with no
+        message at all, so it is found here once due. `any_schedule` also takes pending jobs
+        not due yet (a lone process starting up lost their delayed messages). Returns
+        (id, when it is due).
         """
         c = followups.c
         now = utcnow()
-        scheduled = c.next_attempt_at.is_(None) | (c.next_attempt_at < due_before)
-        stale = (
-            (c.status == "pending")
-            & (c.updated_at < due_before)
-            & (true() if any_schedule else scheduled)
-        ) | ((c.status == "running") & (c.updated_at < running_before))
-        taken: list[tuple[int, datetime | None]] = []
+        scheduled = true() if any_schedule else self.leases.due(now)
+        stale = (c.updated_at < due_before) & scheduled
         with self.engine.begin() as conn:
-            # SKIP LOCKED (PostgreSQL): a second sweeper passes over the rows the first is
-            # taking instead of queueing behind it; the re-checking UPDATE settles the rest.
-            candidates = conn.execute(
-                select(c.id, c.next_attempt_at)
-                .where(stale)
-                .order_by(c.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).all()
-            for row in candidates:
-                won = conn.execute(
-                    update(followups)
-                    .where(c.id == row.id, stale)
-                    .values(status="pending", updated_at=now)
-                ).rowcount
-                if won:
-                    taken.append((row.id, row.next_attempt_at))
-        return taken
+            taken = self.leases.reap(
+                conn, now=now, limit=limit, stale=stale, returning=(c.next_attempt_at,)
+            )
+        return [(row.id, row.next_attempt_at) for row in taken]
+
+    def release_orphans(self) -> int:
+        """Hand `running` jobs back to `pending`: for a single process restarting."""
+        with self.engine.begin() as conn:
+            return self.leases.release_all(conn)
 
     def counts(self) -> dict[tuple[str, str], int]:
         with self.engine.connect() as conn:

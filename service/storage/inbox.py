@@ -1,18 +1,23 @@
 """The inbox: every verified webhook, deduplicated, with its processing state.
 
-The row, not the broker message, is the source of truth. Every state change is a
-compare-and-set UPDATE, so concurrent workers and sweepers never both win one row.
+The row, not the broker message, is the source of truth. A worker takes rows by a lease
+(service.storage.lease): every later write of its attempt is guarded by the lease's owner,
+so concurrent workers and sweepers never both win one row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from service.storage.driver import DriverStatement
+from service.storage.lease import DEFAULT_LEASE_SECONDS, LeasedTable
 from service.storage.models import webhook_events
 from service.storage.types import utcnow
 
@@ -20,6 +25,8 @@ from service.storage.types import utcnow
 MAX_ERROR_LENGTH = 2000
 #: Rows the sweeper takes per round, so one round stays short.
 DEFAULT_SWEEP_BATCH = 500
+#: Most deliveries one INSERT stores (a group commit larger than this takes several).
+DEFAULT_RECORD_BATCH = 128
 
 
 RECORD_COLUMNS = (
@@ -35,6 +42,7 @@ RECORD_COLUMNS = (
     "received_at",
     "updated_at",
     "status",
+    "deliveries",
 )
 
 
@@ -71,145 +79,135 @@ class Claimed:
 
 
 class Inbox:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        lease: timedelta = timedelta(seconds=DEFAULT_LEASE_SECONDS),
+        write_engine: Engine | None = None,
+    ) -> None:
+        """`write_engine` (optional) takes the deliveries' INSERTs: on PostgreSQL, one
+        without a pre-ping round trip per checkout."""
         self.engine = engine
-        c = webhook_events.c
-        insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-        # The hot-path statements are built once: constructing them per call cost more CPU than
-        # the database work itself (measured by bench/ingest).
-        self._record = DriverStatement.compile(
-            insert(webhook_events)
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-            .returning(c.id),
-            engine.dialect,
-            RECORD_COLUMNS,
-        )
-        self._redelivered = (
-            update(webhook_events)
-            .where(c.dedupe_key == bindparam("key"))
-            .values(deliveries=c.deliveries + 1)
-            .returning(c.id)
-        )
-        self._claim = (
-            update(webhook_events)
-            .where(
-                c.id == bindparam("row_id"),
-                (c.status == "received")
-                | ((c.status == "processing") & (c.updated_at < bindparam("orphaned_before"))),
+        self.write_engine = write_engine or engine
+        self.leases = LeasedTable(webhook_events, free="received", held="processing", lease=lease)
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        # Hot-path statements are compiled once (per batch size): building them per call cost
+        # more CPU than the database work itself (measured by bench/ingest).
+        self._record: dict[int, DriverStatement] = {}
+
+    def _record_statement(self, size: int) -> DriverStatement:
+        statement = self._record.get(size)
+        if statement is None:
+            c = webhook_events.c
+            insert = self._insert(webhook_events).values(
+                [{name: bindparam(f"{name}_{i}") for name in RECORD_COLUMNS} for i in range(size)]
             )
-            .values(status="processing", attempts=c.attempts + 1, updated_at=bindparam("now"))
-            .returning(c.id, c.event, c.body, c.attempts)
-        )
-        self._finish = (
-            update(webhook_events)
-            .where(c.id == bindparam("row_id"), c.status == "processing")
-            .values(
-                status=bindparam("status"),
-                processed_at=bindparam("now"),
-                updated_at=bindparam("now"),
-                last_error=None,
-            )
-        )
+            upsert = insert.on_conflict_do_update(
+                index_elements=["dedupe_key"],
+                set_={"deliveries": c.deliveries + insert.excluded.deliveries},
+            ).returning(c.id, c.dedupe_key, c.deliveries)
+            names = [f"{name}_{i}" for i in range(size) for name in RECORD_COLUMNS]
+            statement = DriverStatement.compile(upsert, self.engine.dialect, names)
+            self._record[size] = statement
+        return statement
 
     def record(self, new: NewEvent) -> Recorded:
         """Store `new` once. A redelivery bumps `deliveries` on the existing row instead."""
-        now = utcnow()
-        values = {
-            "event": new.event,
-            "event_ts": new.event_ts,
-            "account_id": new.account_id,
-            "dedupe_key": new.dedupe_key,
-            "body": new.body,
-            "request_timestamp": new.request_timestamp,
-            "zm_trackingid": new.zm_trackingid,
-            "zm_request_id": new.zm_request_id,
-            "app": new.app,
-            "received_at": now,
-            "updated_at": now,
-            "status": "received",
-        }
-        with self.engine.begin() as conn:
-            inserted = self._record.execute(conn, values).scalar_one_or_none()
-            if inserted is not None:
-                return Recorded(id=inserted, duplicate=False)
-            existing = conn.execute(self._redelivered, {"key": new.dedupe_key}).scalar_one()
-            return Recorded(id=existing, duplicate=True)
+        return self.record_many([new])[0]
 
-    def claim(self, row_id: int, *, processing_timeout: timedelta) -> Claimed | None:
-        """Take a `received` row (or an orphaned `processing` one) for processing, or None."""
-        now = utcnow()
-        params = {"row_id": row_id, "orphaned_before": now - processing_timeout, "now": now}
-        with self.engine.begin() as conn:
-            row = conn.execute(self._claim, params).one_or_none()
-        if row is None:
-            return None
-        return Claimed(id=row.id, event=row.event, body=row.body, attempts=row.attempts)
+    def record_many(self, batch: Sequence[NewEvent]) -> list[Recorded]:
+        """Store a batch in one transaction (one fsync), one statement per DEFAULT_RECORD_BATCH.
 
-    def finish(self, conn: Connection, row_id: int, status: str) -> None:
-        """Mark a claimed row `done` or `ignored`, inside the handler's transaction."""
-        conn.execute(self._finish, {"row_id": row_id, "status": status, "now": utcnow()})
+        Returns a result per delivery, in order. Deliveries of one event within the batch are
+        one row: the first is new (unless the row existed), the others are duplicates.
+        """
+        counts: dict[str, int] = {}
+        firsts: dict[str, NewEvent] = {}
+        for new in batch:
+            counts[new.dedupe_key] = counts.get(new.dedupe_key, 0) + 1
+            firsts.setdefault(new.dedupe_key, new)
+        unique = list(firsts.values())
+        try:
+            stored = self._store(unique, counts)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            # The pool had a connection the server had dropped (it restarted): the hot path
+            # has no pre-ping, so it tries once more on a fresh one.
+            stored = self._store(unique, counts)
+        results: list[Recorded] = []
+        seen: set[str] = set()
+        for new in batch:
+            row_id, existed = stored[new.dedupe_key]
+            results.append(Recorded(id=row_id, duplicate=existed or new.dedupe_key in seen))
+            seen.add(new.dedupe_key)
+        return results
 
-    def fail(self, row_id: int, error: str, *, final: bool) -> None:
-        """Record a failed attempt: back to `received` for a retry, or `failed` for good."""
+    def _store(
+        self, unique: Sequence[NewEvent], counts: dict[str, int]
+    ) -> dict[str, tuple[int, bool]]:
+        now = utcnow()
+        stored: dict[str, tuple[int, bool]] = {}
+        with self.write_engine.begin() as conn:
+            for start in range(0, len(unique), DEFAULT_RECORD_BATCH):
+                chunk = unique[start : start + DEFAULT_RECORD_BATCH]
+                values: dict[str, Any] = {}
+                for i, new in enumerate(chunk):
+                    for name, value in _row(new, now, counts[new.dedupe_key]).items():
+                        values[f"{name}_{i}"] = value
+                statement = self._record_statement(len(chunk))
+                for row in statement.execute(conn, values):
+                    # A new row has exactly the deliveries this batch brought.
+                    stored[row.dedupe_key] = (row.id, row.deliveries != counts[row.dedupe_key])
+        return stored
+
+    def claim(self, row_ids: Sequence[int], owner: str) -> list[Claimed]:
+        """Take the `received` rows of `row_ids` (or ones whose lease ran out) for `owner`."""
+        c = webhook_events.c
+        with self.engine.begin() as conn:
+            rows = self.leases.claim(conn, row_ids, owner, (c.id, c.event, c.body, c.attempts))
+        claimed = [Claimed(id=r.id, event=r.event, body=r.body, attempts=r.attempts) for r in rows]
+        return sorted(claimed, key=lambda row: row.id)
+
+    def finish(self, conn: Connection, row_id: int, owner: str, status: str) -> None:
+        """Mark a claimed row `done` or `ignored`, inside the handler's transaction.
+
+        Raises LeaseLost (the caller rolls back) when another claim holds the row now.
+        """
+        now = utcnow()
+        self.leases.finish(conn, row_id, owner, status=status, processed_at=now, last_error=None)
+
+    def fail(self, row_id: int, owner: str, error: str, *, final: bool) -> None:
+        """Record a failed attempt: back to `received` for a retry, or `failed` for good.
+
+        Raises LeaseLost when another claim holds the row now (its result stands).
+        """
         now = utcnow()
         with self.engine.begin() as conn:
-            conn.execute(
-                update(webhook_events)
-                .where(webhook_events.c.id == row_id, webhook_events.c.status == "processing")
-                .values(
-                    status="failed" if final else "received",
-                    last_error=error[:MAX_ERROR_LENGTH],
-                    updated_at=now,
-                    processed_at=now if final else None,
-                )
+            self.leases.finish(
+                conn,
+                row_id,
+                owner,
+                status="failed" if final else "received",
+                last_error=error[:MAX_ERROR_LENGTH],
+                processed_at=now if final else None,
             )
 
-    def sweep(
-        self,
-        *,
-        received_before: datetime,
-        processing_before: datetime,
-        limit: int = DEFAULT_SWEEP_BATCH,
-    ) -> list[int]:
-        """Ids of unfinished rows that nobody has touched since the cut-offs, oldest first.
-
-        Each row is taken by an UPDATE that re-checks it is still stale and makes it fresh
-        (`received`, `updated_at` now): a concurrent sweeper's UPDATE then matches nothing, and
-        the next round leaves the row alone until it is stale again.
-        """
-        c = webhook_events.c
+    def sweep(self, *, received_before: datetime, limit: int = DEFAULT_SWEEP_BATCH) -> list[int]:
+        """Ids of rows no message seems to carry: `received` and untouched since
+        `received_before`, or held by a lease that ran out. Oldest first; each is taken with
+        a re-checking UPDATE that makes it fresh, so two sweepers never both take it."""
         now = utcnow()
-        stale = ((c.status == "received") & (c.updated_at < received_before)) | (
-            (c.status == "processing") & (c.updated_at < processing_before)
-        )
+        stale = webhook_events.c.updated_at < received_before
         with self.engine.begin() as conn:
-            # SKIP LOCKED (PostgreSQL): concurrent sweepers split the stale rows between them.
-            candidates = conn.execute(
-                select(c.id)
-                .where(stale)
-                .order_by(c.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).all()
-            taken: list[int] = []
-            for row in candidates:
-                won = conn.execute(
-                    update(webhook_events)
-                    .where(c.id == row.id, stale)
-                    .values(status="received", updated_at=now)
-                ).rowcount
-                if won:
-                    taken.append(row.id)
-        return taken
+            taken = self.leases.reap(conn, now=now, limit=limit, stale=stale)
+        return [row.id for row in taken]
 
     def release_orphans(self) -> int:
         """Hand `processing` rows back to `received`: for a single process restarting."""
         with self.engine.begin() as conn:
-            return conn.execute(
-                update(webhook_events)
-                .where(webhook_events.c.status == "processing")
-                .values(status="received", updated_at=utcnow())
-            ).rowcount
+            return self.leases.release_all(conn)
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
@@ -221,3 +219,21 @@ class Inbox:
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+
+
+def _row(new: NewEvent, now: datetime, deliveries: int) -> dict[str, Any]:
+    return {
+        "event": new.event,
+        "event_ts": new.event_ts,
+        "account_id": new.account_id,
+        "dedupe_key": new.dedupe_key,
+        "body": new.body,
+        "request_timestamp": new.request_timestamp,
+        "zm_trackingid": new.zm_trackingid,
+        "zm_request_id": new.zm_request_id,
+        "app": new.app,
+        "received_at": now,
+        "updated_at": now,
+        "status": "received",
+        "deliveries": deliveries,
+    }

@@ -31,6 +31,14 @@ metadata = MetaData(
     }
 )
 
+
+def _lease() -> list[Column[object]]:
+    return [
+        Column("lease_owner", String(100), nullable=True, comment="the claim holding the row"),
+        Column("lease_until", UTCDateTime, nullable=True, comment="until when, unless renewed"),
+    ]
+
+
 STATUSES = ("received", "processing", "done", "failed", "ignored")
 UNFINISHED = ("received", "processing")
 
@@ -54,10 +62,12 @@ webhook_events = Table(
     Column("zm_request_id", String(200), nullable=True),
     Column("body", Text, nullable=False, comment="the request body exactly as received (UTF-8)"),
     Column("app", String(64), nullable=True, comment="the configured Zoom app it came to"),
+    *_lease(),
     CheckConstraint(
         "status IN ('received', 'processing', 'done', 'failed', 'ignored')", name="status"
     ),
     Index(None, "status", "updated_at"),
+    Index(None, "status", "lease_until"),
     Index(None, "event", "event_ts"),
     Index(None, "received_at"),
 )
@@ -119,12 +129,14 @@ followups = Table(
     Column(
         "claimed_by", String(100), nullable=True, comment="host:pid of the last worker to run it"
     ),
+    *_lease(),
     UniqueConstraint("instance_uuid", "resource"),
     CheckConstraint(
         "status IN ('pending', 'running', 'done', 'failed', 'not_applicable')", name="status"
     ),
     CheckConstraint("resource IN ('participants', 'absentees', 'qa', 'polls')", name="resource"),
     Index(None, "status", "next_attempt_at"),
+    Index(None, "status", "lease_until"),
 )
 
 participants = Table(

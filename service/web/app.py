@@ -16,7 +16,6 @@ from starlette.routing import Route
 
 from service import metrics
 from service.processing.ingest import Ingestor
-from service.processing.priority import DeliveriesFirst
 from service.web.webhooks import WebhookEndpoint, error, rejected
 
 log = logging.getLogger(__name__)
@@ -38,14 +37,13 @@ def create_app(
     apps: Mapping[str, Ingestor] | None = None,
     max_body_bytes: int,
     checks: dict[str, Check],
-    priority: DeliveriesFirst | None = None,
     collectors: Sequence[Collector] = (),
     advisory: Collection[str] = (),
 ) -> Starlette:
     """`ingestor` serves the bare webhook path; `apps` serve `/webhooks/zoom/{name}` each.
     `advisory` checks are reported by /readyz but do not make it fail."""
     endpoints = {
-        name: WebhookEndpoint(app, max_body_bytes=max_body_bytes, priority=priority)
+        name: WebhookEndpoint(app, max_body_bytes=max_body_bytes)
         for name, app in (apps or {}).items()
     }
 
@@ -97,7 +95,7 @@ def create_app(
         routes=[
             Route(
                 WEBHOOK_PATH,
-                WebhookEndpoint(ingestor, max_body_bytes=max_body_bytes, priority=priority).handle,
+                WebhookEndpoint(ingestor, max_body_bytes=max_body_bytes).handle,
                 methods=["POST"],
             ),
             Route(WEBHOOK_PATH + "/{app}", app_webhook, methods=["POST"]),

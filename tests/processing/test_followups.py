@@ -3,11 +3,12 @@ tables compared with the fake's ground truth; then every branch of Zoom's error 
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Table, select, update
+from sqlalchemy import Table, select, update
 
 from service.devtools.fakezoom import (
     DEFAULT_ACCOUNT_ID,
@@ -459,7 +460,6 @@ def runner_without_client_retries(runtime: Runtime, fake_zoom: RunningFake) -> F
         lambda _account: client,
         not_ready_retry=timedelta(0),
         not_ready_limit=timedelta(hours=1),
-        running_timeout=timedelta(minutes=5),
         max_attempts=2,
     )
 
@@ -503,24 +503,33 @@ def test_an_error_zoom_does_not_explain_fails_at_once(
     assert "1001" in str(error)
 
 
-def test_a_long_listing_beats_well_inside_a_short_processing_timeout(
-    make_runtime: MakeRuntime,
-    zoom_settings: dict[str, Any],
-    fake_zoom: RunningFake,
-    monkeypatch: pytest.MonkeyPatch,
+def test_a_long_listing_keeps_its_lease_through_the_process_heartbeat(
+    make_runtime: MakeRuntime, zoom_settings: dict[str, Any], fake_zoom: RunningFake
 ) -> None:
-    # 1 s timeout: a beat at least every third of a second, or a sweeper takes the live job.
-    runtime = make_runtime(**zoom_settings, processing_timeout_seconds=1)
+    """A 3 s lease and a listing of over 3 s: the heartbeat renews the lease, so a sweeper
+    running all along never takes the live job, and it runs once."""
+    runtime = make_runtime(**zoom_settings, lease_seconds=3)
+    runtime.heartbeat.start()
     inst = fake_zoom.fake.world.add_webinar(WEBINAR_ID, participants=700)
-    fake_zoom.fake.faults.slow(0.4, "/v2/past_webinars/*/participants", count=None)
-    beats: list[int] = []
-    heartbeat = runtime.followups.heartbeat
-
-    def counted(conn: Connection, job_id: int) -> None:
-        beats.append(job_id)
-        heartbeat(conn, job_id)
-
-    monkeypatch.setattr(runtime.followups, "heartbeat", counted)
+    fake_zoom.fake.faults.slow(1.3, "/v2/past_webinars/*/participants", count=None)
     job = created_job(runtime, "webinar", inst, "participants")
-    assert runtime.runner.run(job) is None
-    assert beats == [job, job, job]
+    taken: list[int] = []
+    stop = threading.Event()
+
+    def sweep() -> None:
+        while not stop.wait(0.2):
+            taken.extend(j for j, _ in runtime.followups.sweep(due_before=datetime.now(UTC)))
+
+    sweeper = threading.Thread(target=sweep)
+    sweeper.start()
+    try:
+        assert runtime.runner.run(job) is None
+    finally:
+        stop.set()
+        sweeper.join()
+    assert job not in taken
+    with runtime.engine.connect() as conn:
+        found = conn.execute(
+            select(followups.c.status, followups.c.attempts).where(followups.c.id == job)
+        ).one()
+    assert tuple(found) == ("done", 1)

@@ -107,7 +107,7 @@ def test_embedded_start_recovers_everything_unfinished(make_runtime: MakeRuntime
         ).id
         for i in range(4)
     ]
-    first.inbox.claim(ids[0], processing_timeout=timedelta(hours=1))  # died mid-processing
+    first.inbox.claim([ids[0]], "a-process-that-died")  # died mid-processing
     first.close()
     second = make_runtime()
     second.start_embedded()

@@ -11,10 +11,9 @@ from sqlalchemy import select, update
 
 from service.storage import db, migrate
 from service.storage.followups import Followups
+from service.storage.lease import LeaseLost
 from service.storage.models import followups
 from service.storage.types import utcnow
-
-TIMEOUT = timedelta(minutes=5)
 
 
 @pytest.fixture
@@ -40,7 +39,8 @@ def create(jobs: Followups, uuid: str) -> list[int]:
 
 def test_a_claim_names_the_process_that_runs_the_job(jobs: Followups) -> None:
     job_id = create(jobs, "u1==")[0]
-    assert jobs.claim(job_id, running_timeout=TIMEOUT) is not None
+    job = jobs.claim(job_id, "owner-1")
+    assert job is not None and job.owner == "owner-1"
     with jobs.engine.connect() as conn:
         claimed_by = conn.execute(
             select(followups.c.claimed_by).where(followups.c.id == job_id)
@@ -63,7 +63,7 @@ def test_a_sweeper_passes_over_jobs_another_is_taking(postgres_url: str) -> None
     taken: list[int] = []
 
     def sweep() -> None:
-        found = jobs.sweep(due_before=cutoff, running_before=cutoff)
+        found = jobs.sweep(due_before=cutoff)
         taken.extend(job_id for job_id, _ in found)
 
     sweeper = threading.Thread(target=sweep)
@@ -77,3 +77,43 @@ def test_a_sweeper_passes_over_jobs_another_is_taking(postgres_url: str) -> None
         held.close()
         sweeper.join(10)
         jobs.engine.dispose()
+
+
+def test_a_wait_parked_on_the_row_is_swept_once_due_and_not_before(jobs: Followups) -> None:
+    """A long wait (429 until midnight, not ready for hours) is no broker message: the row's
+    `next_attempt_at` is all, and the sweeper enqueues the job once it is due."""
+    job_id = create(jobs, "p==")[0]
+    job = jobs.claim(job_id, "w")
+    assert job is not None
+    later = utcnow() + timedelta(hours=4)
+    assert jobs.reschedule(job, at=later, error="not ready", tracking_id=None)
+    with jobs.engine.begin() as conn:  # rescheduled long ago
+        conn.execute(update(followups).values(updated_at=utcnow() - timedelta(hours=5)))
+    cutoff = utcnow() - timedelta(minutes=5)
+    assert job_id not in [j for j, _ in jobs.sweep(due_before=cutoff)]
+    with jobs.engine.begin() as conn:  # the four hours have passed
+        conn.execute(
+            update(followups)
+            .where(followups.c.id == job_id)
+            .values(next_attempt_at=utcnow() - timedelta(seconds=1))
+        )
+    assert [j for j, _ in jobs.sweep(due_before=cutoff)] == [job_id]
+
+
+def test_a_running_job_whose_lease_ran_out_is_swept_and_its_holder_cannot_finish(
+    jobs: Followups,
+) -> None:
+    job_id = create(jobs, "l==")[0]
+    job = jobs.claim(job_id, "killed")
+    assert job is not None
+    assert jobs.sweep(due_before=utcnow() - timedelta(minutes=5)) == []
+    with jobs.engine.begin() as conn:
+        conn.execute(update(followups).values(lease_until=utcnow() - timedelta(seconds=1)))
+    assert [j for j, _ in jobs.sweep(due_before=utcnow() - timedelta(minutes=5))] == [job_id]
+    taken = jobs.claim(job_id, "new")
+    assert taken is not None and taken.attempts == 2
+    with jobs.engine.begin() as conn:
+        assert not jobs.done(conn, job, rows_stored=1, tracking_id=None)
+        with pytest.raises(LeaseLost):
+            jobs.progress(conn, job)
+        assert jobs.done(conn, taken, rows_stored=3, tracking_id=None)

@@ -51,8 +51,8 @@ def test_a_worker_killed_mid_follow_up(
         real_broker_url,
         queue_prefix,
         fake,
-        # A silent job is taken for orphaned after this; live ones beat well inside it.
-        ZOOMHOOKS_PROCESSING_TIMEOUT_SECONDS="10",
+        # A killed worker's lease runs out after this; live ones are renewed well inside it.
+        ZOOMHOOKS_LEASE_SECONDS="10",
         ZOOMHOOKS_ZOOM_PLAN="business",
     )
     with running_cluster(tmp_path, env) as cluster:
