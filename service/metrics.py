@@ -38,6 +38,12 @@ INGEST_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0),
     registry=REGISTRY,
 )
+INBOX_BATCH = Histogram(
+    "zoomhooks_inbox_batch_deliveries",
+    "Deliveries per group commit of the inbox (one transaction, one fsync each).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+    registry=REGISTRY,
+)
 EVENTS_PROCESSED = Counter(
     "zoomhooks_events_processed_total",
     "Inbox rows processed, by outcome (done, ignored, failed, retry).",

@@ -201,6 +201,38 @@ def test_acknowledged_events_survive_sigkill_mid_burst(launch: Launch, database_
     assert_all_finished({**acked, **late.acked}, database_file)
 
 
+def batch_sizes(service: Service) -> tuple[float, float]:
+    """(deliveries, group commits) the service has counted so far."""
+    text_ = httpx.get(f"{service.url}/metrics", timeout=10).text
+    found = dict(
+        line.rsplit(" ", 1)
+        for line in text_.splitlines()
+        if line.startswith("zoomhooks_inbox_batch_deliveries_")
+    )
+    return (
+        float(found["zoomhooks_inbox_batch_deliveries_sum"]),
+        float(found["zoomhooks_inbox_batch_deliveries_count"]),
+    )
+
+
+def test_a_kill_in_the_middle_of_group_commits_loses_no_acknowledged_event(
+    launch: Launch, database_file: Path
+) -> None:
+    """Concurrent deliveries share commits; a SIGKILL lands while batches are being written.
+    Every delivery answered 200 was in a committed batch, and is there after the restart."""
+    service = launch()
+    warm = Sender(service.url)
+    warm.send([webhook("warm", n) for n in range(FIRST_BURST)])
+    deliveries, commits = batch_sizes(service)
+    assert deliveries >= FIRST_BURST
+    assert commits < deliveries, "concurrent deliveries did not share commits"
+    burst = kill_during_burst(service, "burst")
+    acked = {**warm.acked, **burst.acked}
+    assert_all_acked_stored(acked, database_file)
+    launch()
+    assert_all_finished(acked, database_file)
+
+
 def hold_write_lock_with_rows_processing(database_file: Path) -> sqlite3.Connection:
     """Take SQLite's write lock at a moment when some rows are claimed but not yet finished.
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from service import metrics
 from service.apps import DEFAULT_APP
 from service.storage.groupcommit import GroupCommit
 from service.storage.inbox import Inbox, NewEvent, Recorded
@@ -63,7 +64,8 @@ class InboxWriter:
             inbox.record_many, after=self._enqueue_new, name="zoomhooks-inbox-writer"
         )
 
-    def _enqueue_new(self, _batch: Sequence[NewEvent], recorded: Sequence[Recorded]) -> None:
+    def _enqueue_new(self, batch: Sequence[NewEvent], recorded: Sequence[Recorded]) -> None:
+        metrics.INBOX_BATCH.observe(len(batch))
         new = sorted({r.id for r in recorded if not r.duplicate})
         if not new:
             return

@@ -112,3 +112,27 @@ def test_embedded_start_recovers_everything_unfinished(make_runtime: MakeRuntime
     second = make_runtime()
     second.start_embedded()
     wait_until(lambda: statuses(second) == {"done": 4}, timeout=30)
+
+
+def test_a_wait_longer_than_a_broker_may_hold_is_parked_on_the_row(
+    make_runtime: MakeRuntime, broker_url: str | None
+) -> None:
+    """RabbitMQ closes the channel of a consumer holding a delayed message past its
+    consumer_timeout (30 min by default): a 4 h wait sends no message at all, a short one does,
+    and the parked job is enqueued by the sweeper once it is due."""
+    runtime = make_runtime(broker_url=broker_url, sweep_after_seconds=60)
+    assert runtime.actors.max_message_delay == timedelta(seconds=60)
+    sent: list[tuple[tuple[object, ...], object]] = []
+    actor = runtime.actors.run_followup
+    original = actor.send_with_options
+
+    def spy(**options: object) -> object:
+        sent.append((options["args"], options.get("delay")))  # type: ignore[arg-type]
+        return original(**options)  # type: ignore[arg-type]
+
+    actor.send_with_options = spy  # type: ignore[method-assign, assignment]
+    runtime.actors.schedule_followup(1, utcnow() + timedelta(hours=4))
+    runtime.actors.schedule_followup(2, utcnow() + timedelta(seconds=30))
+    assert [args for args, _ in sent] == [(2,)]
+    delay = sent[0][1]
+    assert isinstance(delay, int) and 25_000 <= delay <= 30_000
