@@ -1,8 +1,9 @@
 """Processing inbox rows: claim them, run their handlers, record the outcomes. Idempotent.
 
 Rows come in batches (one message per group commit of the endpoint): one UPDATE claims the
-batch, the handlers run in one transaction, each in a savepoint so that one failing handler
-rolls back only its own writes, and the finishes commit together. One or two fsyncs per batch
+batch, the handlers run in one transaction, and one UPDATE per outcome finishes them. If any
+handler fails, that transaction rolls back and each row runs again on its own, so one bad
+row fails only itself. One or two fsyncs per batch
 instead of two per event is what lets the workers keep up with a sustained load.
 """
 
@@ -81,21 +82,25 @@ class Processor:
             if not claimed:
                 return Processed(results, [], {})
             after_commit: list[Callable[[], None]] = []
-            failures: list[tuple[Claimed, Exception]] = []
-            outcomes: dict[int, Outcome] = {}
             try:
-                with self.inbox.engine.begin() as conn:
-                    for row in claimed:
-                        self._run_one(conn, row, owner, outcomes, failures, after_commit)
-            except SQLAlchemyError as exc:
-                # The commit itself failed: every attempt of the batch rolled back.
-                failures = [(row, exc) for row in claimed]
-                outcomes = {}
+                outcomes = self._together(claimed, owner, after_commit)
+                failures: list[tuple[Claimed, Exception]] = []
+            except Exception:
+                # A handler failed, or a lease was lost: the batch rolled back as a whole.
+                # Each row then runs on its own, so one bad row only fails itself.
                 after_commit = []
+                outcomes, failures = self._one_by_one(claimed, owner, after_commit)
             names = {row.id: row.event for row in claimed}
             for row_id, outcome in outcomes.items():
                 results[row_id] = Result(outcome)
                 metrics.EVENTS_PROCESSED.labels(names[row_id], outcome).inc()
+                log.debug(
+                    "inbox %s (%s) %s",
+                    row_id,
+                    names[row_id],
+                    outcome,
+                    extra={"inbox_id": row_id, "event": names[row_id]},
+                )
             retries = self._fail(failures, owner, results)
             errors = {row.id: _error(exc) for row, exc in failures}
         for action in after_commit:
@@ -106,44 +111,44 @@ class Processor:
                 log.warning("after-commit action failed", exc_info=True)
         return Processed(results, retries, errors)
 
-    def _run_one(
-        self,
-        conn: Connection,
-        row: Claimed,
-        owner: str,
-        outcomes: dict[int, Outcome],
-        failures: list[tuple[Claimed, Exception]],
-        after_commit: list[Callable[[], None]],
-    ) -> None:
+    def _handle(
+        self, conn: Connection, row: Claimed, after_commit: list[Callable[[], None]]
+    ) -> Outcome:
+        event = events.parse(row.body.encode("utf-8", "surrogatepass"))
+        handler = self.handlers.get(event.name)
+        return "ignored" if handler is None else handler(Context(conn, row.id, event, after_commit))
+
+    def _together(
+        self, claimed: Sequence[Claimed], owner: str, after_commit: list[Callable[[], None]]
+    ) -> dict[int, Outcome]:
+        """Every row of the batch in one transaction, finished by one UPDATE per outcome."""
         actions: list[Callable[[], None]] = []
-        try:
-            with conn.begin_nested():
-                event = events.parse(row.body.encode("utf-8", "surrogatepass"))
-                handler = self.handlers.get(event.name)
-                outcome: Outcome = (
-                    "ignored" if handler is None else handler(Context(conn, row.id, event, actions))
-                )
-                self.inbox.finish(conn, row.id, owner, outcome)
-        except LeaseLost:
-            log.warning("inbox %s: lease lost, leaving it to its new holder", row.id)
-            return
-        except SQLAlchemyError as exc:
-            if conn.invalidated or not conn.in_transaction():
-                raise  # the connection is gone: the whole batch fails and retries
-            failures.append((row, exc))
-            return
-        except Exception as exc:
-            failures.append((row, exc))
-            return
-        outcomes[row.id] = outcome
+        with self.inbox.engine.begin() as conn:
+            outcomes = {row.id: self._handle(conn, row, actions) for row in claimed}
+            self.inbox.finish_many(conn, outcomes, owner)
         after_commit.extend(actions)
-        log.debug(
-            "inbox %s (%s) %s",
-            row.id,
-            row.event,
-            outcome,
-            extra={"inbox_id": row.id, "event": row.event},
-        )
+        return outcomes
+
+    def _one_by_one(
+        self, claimed: Sequence[Claimed], owner: str, after_commit: list[Callable[[], None]]
+    ) -> tuple[dict[int, Outcome], list[tuple[Claimed, Exception]]]:
+        outcomes: dict[int, Outcome] = {}
+        failures: list[tuple[Claimed, Exception]] = []
+        for row in claimed:
+            actions: list[Callable[[], None]] = []
+            try:
+                with self.inbox.engine.begin() as conn:
+                    outcome = self._handle(conn, row, actions)
+                    self.inbox.finish(conn, row.id, owner, outcome)
+            except LeaseLost:
+                log.warning("inbox %s: lease lost, leaving it to its new holder", row.id)
+                continue
+            except Exception as exc:
+                failures.append((row, exc))
+                continue
+            outcomes[row.id] = outcome
+            after_commit.extend(actions)
+        return outcomes, failures
 
     def _fail(
         self,

@@ -7,7 +7,7 @@ so concurrent workers and sweepers never both win one row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -177,6 +177,16 @@ class Inbox:
         """
         now = utcnow()
         self.leases.finish(conn, row_id, owner, status=status, processed_at=now, last_error=None)
+
+    def finish_many(self, conn: Connection, outcomes: Mapping[int, str], owner: str) -> None:
+        """`finish` for a batch held by one claim: one UPDATE per outcome. Raises LeaseLost
+        when any of the rows is held by another claim now."""
+        now = utcnow()
+        for status in sorted(set(outcomes.values())):
+            ids = [row_id for row_id, outcome in outcomes.items() if outcome == status]
+            self.leases.finish_many(
+                conn, ids, owner, status=status, processed_at=now, last_error=None, now=now
+            )
 
     def fail(self, row_id: int, owner: str, error: str, *, final: bool) -> None:
         """Record a failed attempt: back to `received` for a retry, or `failed` for good.

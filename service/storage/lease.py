@@ -126,24 +126,32 @@ class LeasedTable:
         )
         return conn.execute(statement).all()
 
-    def held_by(self, row_id: int, owner: str) -> ColumnElement[bool]:
-        c = self.table.c
-        return (c.id == row_id) & (c.status == self.held) & (c.lease_owner == owner)
-
     def finish(self, conn: Connection, row_id: int, owner: str, **values: Any) -> None:
         """Write the attempt's outcome if `owner` still holds the row, else raise LeaseLost.
 
         Leaving the held state clears the lease; staying in it (a heartbeat of progress)
         keeps it.
         """
+        self.finish_many(conn, [row_id], owner, **values)
+
+    def finish_many(
+        self, conn: Connection, row_ids: Sequence[int], owner: str, **values: Any
+    ) -> None:
+        """`finish` for a batch held by one claim, in one UPDATE; LeaseLost if any row is no
+        longer held by `owner` (the caller rolls the whole batch back)."""
+        if not row_ids:
+            return
         now = values.pop("now", None) or utcnow()
         if values.get("status", self.held) != self.held:
             values.update(lease_owner=None, lease_until=None)
+        c = self.table.c
         won = conn.execute(
-            update(self.table).where(self.held_by(row_id, owner)).values(updated_at=now, **values)
+            update(self.table)
+            .where(c.id.in_(row_ids), c.status == self.held, c.lease_owner == owner)
+            .values(updated_at=now, **values)
         ).rowcount
-        if not won:
-            raise LeaseLost(f"{self.table.name} {row_id} is no longer held by {owner}")
+        if won != len(row_ids):
+            raise LeaseLost(f"{len(row_ids) - won} {self.table.name} rows are no longer held")
 
     def renew(self, conn: Connection, owners: Collection[str], *, now: datetime) -> int:
         """Extend every lease of `owners` at once; returns how many rows were renewed."""

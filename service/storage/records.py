@@ -103,17 +103,30 @@ def _fetched_upsert(dialect: str, resource: str) -> Insert:
     )
 
 
+@functools.cache
+def _instance_statement(dialect: Dialect) -> DriverStatement:
+    names = [name for name in _columns(instances) if name != "id"]
+    return DriverStatement.compile(_instance_upsert(dialect.name), dialect, names)
+
+
+@functools.cache
+def _timeline_statement(dialect: Dialect) -> DriverStatement:
+    insert = _timeline_insert(dialect.name)
+    return DriverStatement.compile(insert, dialect, _columns(participant_events))
+
+
+# The live handlers run once per event: their statements go to the driver compiled once (see
+# `service.storage.driver`): building them per call was most of the workers' CPU per event.
 def upsert_instance(conn: Connection, row: Row, inbox_id: int | None) -> None:
     now = utcnow()
     values = dict.fromkeys(_columns(instances))
     values.update(row, inbox_id=inbox_id, created_at=now, updated_at=now)
-    del values["id"]
-    conn.execute(_instance_upsert(conn.dialect.name), values)
+    _instance_statement(conn.dialect).execute(conn, values)
 
 
 def add_participant_event(conn: Connection, row: Row) -> None:
     """The timeline is a log keyed by inbox event: a redelivery adds nothing."""
-    conn.execute(_timeline_insert(conn.dialect.name), dict(row))
+    _timeline_statement(conn.dialect).execute(conn, row)
 
 
 def upsert_registrant(conn: Connection, row: Row) -> None:

@@ -125,3 +125,79 @@ def test_a_handler_failure_rolls_back_its_writes(inbox: Inbox) -> None:
     with pytest.raises(RetryLater):
         processor(inbox, {"meeting.started": half_written}).process(row_id)
     assert status(inbox, other)[0] == "received"
+
+
+def started(n: int) -> bytes:
+    return (
+        f'{{"event":"meeting.started","payload":{{"object":{{"id":{n}}}}},"event_ts":{n}}}'.encode()
+    )
+
+
+def test_a_batch_is_claimed_and_finished_together(inbox: Inbox) -> None:
+    ids = [store(inbox, started(n)) for n in range(1, 6)]
+    calls: list[int] = []
+
+    def count(ctx: Context) -> Outcome:
+        calls.append(ctx.inbox_id)
+        return "done"
+
+    processed = processor(inbox, {"meeting.started": count}).process_batch([*ids, ids[0]])
+    assert processed.results == dict.fromkeys(ids, Result.DONE)
+    assert processed.retries == []
+    assert calls == ids
+    assert {status(inbox, i) for i in ids} == {("done", 1, None)}
+
+
+def test_one_failing_row_of_a_batch_fails_alone(inbox: Inbox) -> None:
+    ids = [store(inbox, started(n)) for n in range(1, 5)]
+    bad = ids[2]
+
+    def picky(ctx: Context) -> Outcome:
+        ctx.conn.execute(
+            update(webhook_events)
+            .where(webhook_events.c.id == ctx.inbox_id)
+            .values(zm_request_id="handled")
+        )
+        if ctx.inbox_id == bad:
+            raise RuntimeError("this one is bad")
+        return "done"
+
+    processed = processor(inbox, {"meeting.started": picky}).process_batch(ids)
+    assert processed.results == {**dict.fromkeys(ids, Result.DONE), bad: Result.RETRY}
+    assert processed.retries == [(bad, 1)]
+    assert processed.errors == {bad: "RuntimeError: this one is bad"}
+    assert status(inbox, bad) == ("received", 1, "RuntimeError: this one is bad")
+    with inbox.engine.connect() as conn:
+        marked = conn.execute(
+            select(webhook_events.c.id).where(webhook_events.c.zm_request_id == "handled")
+        ).scalars()
+        assert sorted(marked) == [i for i in ids if i != bad]  # the bad row's writes rolled back
+
+
+@pytest.mark.postgres
+def test_a_batch_whose_lease_was_taken_over_leaves_those_rows_to_the_new_holder(
+    postgres_url: str,
+) -> None:
+    """(PostgreSQL: the take-over commits from a second connection mid-batch, which SQLite's
+    one shared connection cannot.)"""
+    engine = db.create(postgres_url)
+    migrate.upgrade(engine)
+    inbox = Inbox(engine)
+    ids = [store(inbox, started(n)) for n in range(1, 4)]
+    stolen = ids[1]
+
+    def stall(ctx: Context) -> Outcome:
+        if ctx.inbox_id == ids[0]:
+            # Another worker took a row over meanwhile (this one stalled past its lease).
+            with inbox.engine.begin() as conn:
+                conn.execute(
+                    update(webhook_events)
+                    .where(webhook_events.c.id == stolen)
+                    .values(lease_owner="someone-else")
+                )
+        return "done"
+
+    processed = processor(inbox, {"meeting.started": stall}).process_batch(ids)
+    assert processed.results[stolen] is Result.SKIPPED
+    assert status(inbox, stolen) == ("processing", 1, None)  # untouched: the new holder's
+    assert {status(inbox, i)[0] for i in ids if i != stolen} == {"done"}
