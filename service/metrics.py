@@ -69,11 +69,6 @@ TOKEN_RENEWALS = Counter(
     "Access tokens fetched from Zoom's OAuth endpoint.",
     registry=REGISTRY,
 )
-DEFERRALS = Counter(
-    "zoomhooks_deferrals_total",
-    "Times background work waited for deliveries in flight (embedded mode).",
-    registry=REGISTRY,
-)
 
 
 def exposition(*extra: Collector) -> bytes:
