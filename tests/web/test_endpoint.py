@@ -295,3 +295,46 @@ def test_rows_are_counted_by_sql(service: Service) -> None:
     with service.runtime.engine.connect() as conn:
         count = conn.execute(select(func.count()).select_from(webhook_events)).scalar_one()
     assert count == 3
+
+
+@contextlib.contextmanager
+def inbox_locked(runtime: Runtime, database_url: str) -> Iterator[None]:
+    """Another process holds the inbox's write lock (SQLite) or an exclusive table lock."""
+    if database_url.startswith("sqlite"):
+        import sqlite3
+
+        path = runtime.engine.url.database
+        assert path is not None
+        lite = sqlite3.connect(path, isolation_level=None)
+        lite.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            lite.execute("ROLLBACK")
+            lite.close()
+        return
+    import psycopg
+
+    dsn = runtime.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn) as conn:
+        conn.execute("LOCK TABLE webhook_events IN EXCLUSIVE MODE")
+        yield
+        conn.rollback()
+
+
+def test_a_stalled_commit_is_answered_503_within_the_deadline_and_lands_later(
+    service: Service, database_url: str
+) -> None:
+    """Zoom waits 3 s and retries a 5xx: a delivery whose commit cannot happen gets 503 well
+    before that (not a 60 s pool time-out), and the row still lands once the lock is gone, so
+    Zoom's retry is a duplicate."""
+    body = event_body("meeting.started", {"id": "7", "uuid": "stall=="}, event_ts=7)
+    with inbox_locked(service.runtime, database_url):
+        started = time.monotonic()
+        response = service.post(body)
+        took = time.monotonic() - started
+    assert response.status_code == 503, response.text
+    assert 1.5 <= took <= 2.9
+    wait_until(lambda: len(service.rows()) == 1, timeout=15)
+    retry = service.post(body)
+    assert retry.status_code == 200 and retry.json()["status"] == "duplicate"
