@@ -141,6 +141,7 @@ class Ingestor:
             zm_trackingid=_header(headers, TRACKING_HEADER),
             zm_request_id=_header(headers, REQUEST_ID_HEADER),
             app=self.app,
+            instance_uuid=_text(event.object.get("uuid")),
         )
 
     def ingest(self, body: bytes, headers: Mapping[str, str]) -> Accepted | Challenge:
@@ -193,7 +194,12 @@ class Ingestor:
             new.event,
             recorded.id,
             recorded.duplicate,
-            extra={"inbox_id": recorded.id, "event": new.event, "zm_trackingid": new.zm_trackingid},
+            extra={
+                "inbox_id": recorded.id,
+                "event": new.event,
+                "instance_uuid": new.instance_uuid,
+                "zm_trackingid": new.zm_trackingid,
+            },
         )
         return Accepted(
             inbox_id=recorded.id, duplicate=recorded.duplicate, enqueued=enqueued, event=new.event
@@ -203,3 +209,7 @@ class Ingestor:
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     value = headers.get(name)
     return value[:MAX_HEADER_LENGTH] if value else None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

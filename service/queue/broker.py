@@ -47,4 +47,11 @@ def ping(broker: dramatiq.Broker) -> None:
         broker.client.ping()
     elif isinstance(broker, RabbitmqBroker):
         # The broker keeps one connection per thread; opening it proves RabbitMQ is there.
-        broker.connection.process_data_events(time_limit=0)
+        try:
+            broker.connection.process_data_events(time_limit=0)
+        except Exception:
+            # Dramatiq drops a thread's broken connection only when a send fails on it; this
+            # thread may never send (the group commit's writer does), so drop it here, or the
+            # check would fail on the dead connection after RabbitMQ is back.
+            del broker.connection
+            raise

@@ -4,12 +4,10 @@ worker that died (its lease ran out), or parked for a wait longer than a broker 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import SQLAlchemyError
-
+from service.periodic import Periodic
 from service.storage.followups import Followups
 from service.storage.inbox import Inbox
 from service.storage.types import utcnow
@@ -17,7 +15,9 @@ from service.storage.types import utcnow
 log = logging.getLogger(__name__)
 
 
-class Sweeper:
+class Sweeper(Periodic):
+    name = "zoomhooks-sweeper"
+
     def __init__(
         self,
         inbox: Inbox,
@@ -36,11 +36,9 @@ class Sweeper:
         self.followups = followups
         self.schedule_followup = schedule_followup
         self.sweep_after = sweep_after
-        self.interval_seconds = interval_seconds
         if lease is not None:
-            self.interval_seconds = min(interval_seconds, lease.total_seconds() / 3)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+            interval_seconds = min(interval_seconds, lease.total_seconds() / 3)
+        super().__init__(interval_seconds)
 
     def sweep(self, *, everything: bool = False) -> int:
         """One round over the inbox and the follow-ups; returns how many were enqueued.
@@ -64,22 +62,5 @@ class Sweeper:
             log.info("sweeper re-enqueued %s inbox rows and %s follow-ups", total, jobs)
         return total + jobs
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="zoomhooks-sweeper", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_seconds):
-            try:
-                self.sweep()
-            except SQLAlchemyError as exc:
-                log.warning(
-                    "sweep failed (%s); next try in %ss", type(exc).__name__, self.interval_seconds
-                )
-            except Exception:
-                log.exception("sweep failed")
+    def tick(self) -> int:
+        return self.sweep()

@@ -7,29 +7,28 @@ so its rows become claimable when their lease runs out (see service.storage.leas
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
+from service.periodic import Periodic
 from service.storage.lease import LeasedTable
 from service.storage.types import utcnow
 
-log = logging.getLogger(__name__)
 
+class Heartbeat(Periodic):
+    # A lease that runs out while the beat fails is taken over; the holder's guarded write
+    # then rolls its attempt back. Nothing is lost either way.
+    name = "zoomhooks-heartbeat"
 
-class Heartbeat:
     def __init__(self, engine: Engine, tables: list[LeasedTable]) -> None:
+        super().__init__(min(t.lease.total_seconds() for t in tables) / 3)
         self.engine = engine
         self.tables = tables
         self._held: dict[int, set[str]] = {id(table): set() for table in tables}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.interval = min(t.lease.total_seconds() for t in tables) / 3 if tables else 10.0
 
     @contextmanager
     def holding(self, table: LeasedTable, owner: str) -> Iterator[None]:
@@ -55,25 +54,5 @@ class Heartbeat:
                 renewed += table.renew(conn, owners.get(id(table), ()), now=now)
         return renewed
 
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._run, name="zoomhooks-heartbeat", daemon=True
-            )
-            self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.beat()
-            except SQLAlchemyError as exc:
-                # A lease that runs out meanwhile is taken over; the holder's guarded write
-                # then rolls its attempt back. Nothing is lost either way.
-                log.warning("lease heartbeat failed (%s)", type(exc).__name__)
-            except Exception:
-                log.exception("lease heartbeat failed")
+    def tick(self) -> int:
+        return self.beat()

@@ -60,6 +60,8 @@ class NewEvent:
     zm_request_id: str | None = None
     #: The configured Zoom app whose endpoint received it.
     app: str | None = None
+    #: For log lines only (not stored apart from the body).
+    instance_uuid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
