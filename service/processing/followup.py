@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from service import metrics
 from service.processing import shape
 from service.storage import records
+from service.storage.errors import describe
 from service.storage.followups import Followup, Followups
 from service.storage.heartbeat import Heartbeat
 from service.storage.lease import LeaseLost, new_owner
@@ -148,7 +149,7 @@ class FollowupRunner:
         except ZoomAPIError as exc:
             return self._zoom_error(job, exc)
         except SQLAlchemyError as exc:
-            return self._retry(job, f"database: {type(exc).__name__}: {exc}", None)
+            return self._retry(job, f"database: {describe(exc)}", None)
         metrics.FOLLOWUPS.labels(job.resource, "done").inc()
         log.info(
             "followup %s %s/%s stored %s rows",

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service import metrics
 from service.processing.handlers import Context, Handler, Outcome
+from service.storage.errors import describe
 from service.storage.heartbeat import Heartbeat
 from service.storage.inbox import Claimed, Inbox
 from service.storage.lease import LeaseLost, new_owner
@@ -167,7 +168,8 @@ class Processor:
                 row.event,
                 row.attempts,
                 error,
-                exc_info=exc if not isinstance(exc, events.EventError) else None,
+                # A database error's traceback would print its statement: the line says enough.
+                exc_info=None if isinstance(exc, events.EventError | SQLAlchemyError) else exc,
                 extra={"inbox_id": row.id, "event": row.event},
             )
             try:
@@ -186,4 +188,6 @@ class Processor:
 
 
 def _error(exc: Exception) -> str:
+    if isinstance(exc, SQLAlchemyError):
+        return describe(exc)
     return f"{type(exc).__name__}: {exc}"

@@ -61,6 +61,8 @@ def create(
         # gave seconds-long p99s under load. busy_timeout still arbitrates other processes.
         engine = create_engine(
             parsed,
+            # Values (tokens, e-mails) never go into exception texts, hence logs and rows.
+            hide_parameters=True,
             connect_args={"check_same_thread": False, "isolation_level": None},
             poolclass=NullPool if in_memory else None,
             **(
@@ -82,6 +84,7 @@ def create(
         connect_args["connect_timeout"] = DEFAULT_CONNECT_TIMEOUT
     return create_engine(
         parsed,
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=pre_ping,
