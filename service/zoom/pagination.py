@@ -20,6 +20,9 @@ from .exceptions import ZoomAPIError
 DEFAULT_MAX_RESTARTS = 3
 #: Pages in one pass before the listing is taken as looping (pages); 3M records at 300 a page.
 DEFAULT_MAX_PAGES = 10_000
+#: Records a pass may yield beyond the `total_records` Zoom announced before it is taken as
+#: looping: a listing can grow while it is walked, a little (records).
+DEFAULT_TOTAL_SLACK = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +72,15 @@ def paginate(
     """Yield every page of a listing. `fetch(token)` gets one page; None means the first.
 
     Raises the `ZoomAPIError` of `fetch` unchanged, except PAGE_TOKEN_EXPIRED on a later page,
-    which restarts the listing up to `max_restarts` times.
+    which restarts the listing up to `max_restarts` times. A pass that hands out a page token
+    it handed out before, or yields more records than Zoom's `total_records` said there are,
+    or more than `max_pages` pages, is a loop: FATAL, at once.
     """
     restarts = 0
     number = 0
     token: str | None = None
+    seen: set[str] = set()
+    records = 0
     while True:
         try:
             raw = fetch(token)
@@ -86,17 +93,33 @@ def paginate(
                 on_restart(ListingRestarted(endpoint, number, restarts, exc.tracking_id))
             number = 0
             token = None
+            seen.clear()
+            records = 0
             continue
         number += 1
+        records += len(raw.records)
         yield Page(raw.records, number, restarts, raw.total_records, raw.tracking_id)
         if not raw.next_page_token:
             return
-        if raw.next_page_token == token or number >= max_pages:
+        why = _looping(raw, number, records, seen, max_pages)
+        if why:
             raise ZoomAPIError(
                 Outcome.FATAL,
-                f"Zoom's listing of {endpoint} does not end (page {number}, token repeated: "
-                f"{raw.next_page_token == token}); stopped.",
+                f"Zoom's listing of {endpoint} does not end (page {number}: {why}); stopped.",
                 endpoint=endpoint,
                 tracking_id=raw.tracking_id,
             )
+        seen.add(raw.next_page_token)
         token = raw.next_page_token
+
+
+def _looping(raw: RawPage, number: int, records: int, seen: set[str], max_pages: int) -> str:
+    """Why a pass that goes on after page `number` is a loop, or '' if it is not."""
+    assert raw.next_page_token
+    if raw.next_page_token in seen:
+        return "a page token it handed out before"
+    if raw.total_records is not None and records > raw.total_records + DEFAULT_TOTAL_SLACK:
+        return f"{records} records so far, of {raw.total_records} announced"
+    if number >= max_pages:
+        return f"more than {max_pages} pages"
+    return ""

@@ -58,6 +58,9 @@ DEFAULT_UNKNOWN_CATEGORY_WAIT = 10.0
 DEFAULT_DAILY_RESET_MARGIN = 60.0
 #: Longest Retry-After honoured (seconds); anything longer is treated as a daily park.
 MAX_RETRY_AFTER = 26 * 60 * 60
+#: Shortest wait after a 429 (seconds): `Retry-After: 0` or a moment already past must not
+#: turn into a loop of immediate retries.
+MIN_RETRY_AFTER = 1.0
 
 _DAILY_MESSAGE = re.compile(r"daily (rate )?limit|per day|GMT 00:00", re.IGNORECASE)
 
@@ -140,7 +143,7 @@ def rate_limit_delay(
             return retry_after + DEFAULT_DAILY_RESET_MARGIN, category, True
         return daily_park_delay(now), category, True
     if retry_after is not None:
-        return retry_after, category, False
+        return max(retry_after, MIN_RETRY_AFTER), category, False
     if category is None:
         return DEFAULT_UNKNOWN_CATEGORY_WAIT, None, False
     return DEFAULT_QPS_WAITS[category], category, False

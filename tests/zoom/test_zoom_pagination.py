@@ -102,3 +102,39 @@ def test_page_count_is_bounded() -> None:
     listing = Listing(10, 1)
     with pytest.raises(ZoomAPIError, match="does not end"):
         list(paginate(listing, endpoint="e", max_pages=5))
+
+
+def test_a_token_handed_out_again_later_in_the_pass_stops_the_listing() -> None:
+    """A → B → A: not a repeat of the previous token, but a cycle all the same."""
+    cycle = {None: "A", "A": "B", "B": "A"}
+    calls: list[str | None] = []
+
+    def cycling(token: str | None) -> RawPage:
+        calls.append(token)
+        return RawPage([{"n": len(calls)}], cycle[token])
+
+    with pytest.raises(ZoomAPIError, match="a page token it handed out before") as caught:
+        list(paginate(cycling, endpoint="e"))
+    assert caught.value.outcome is Outcome.FATAL
+    assert calls == [None, "A", "B"]
+
+
+def test_more_records_than_announced_stops_the_listing() -> None:
+    """Fresh tokens forever, but Zoom said there were 10 records: stop within a page or two,
+    not after 10,000 pages."""
+    calls: list[str | None] = []
+
+    def endless(token: str | None) -> RawPage:
+        calls.append(token)
+        return RawPage([{"n": n} for n in range(300)], f"t{len(calls)}", total_records=10)
+
+    with pytest.raises(ZoomAPIError, match="records so far, of 10 announced"):
+        list(paginate(endless, endpoint="e"))
+    assert len(calls) == 2
+
+
+def test_seen_tokens_are_forgotten_when_the_listing_restarts() -> None:
+    listing = Listing(900, 300, expire={"600"})
+    seen = list(paginate(listing, endpoint="e"))
+    assert listing.calls == [None, "300", "600", None, "300", "600"]
+    assert seen[-1].number == 3

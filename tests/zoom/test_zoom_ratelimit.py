@@ -11,6 +11,7 @@ from service.zoom.ratelimit import (
     DEFAULT_DAILY_RESET_MARGIN,
     DEFAULT_QPS_WAITS,
     DEFAULT_UNKNOWN_CATEGORY_WAIT,
+    MIN_RETRY_AFTER,
     RateLimitCategory,
     daily_park_delay,
     is_daily_limit,
@@ -150,3 +151,10 @@ def test_daily_limit_recognised_from_the_message_alone() -> None:
 def test_absurd_retry_after_is_not_trusted() -> None:
     h = headers(X_RateLimit_Category="Light", Retry_After=str(10 * 86_400))
     assert rate_limit_delay(h, now=NOW) == (2.0, RateLimitCategory.LIGHT, False)
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "Thu, 01 Jan 2015 00:00:00 GMT"])
+def test_a_retry_after_of_zero_or_in_the_past_still_waits(value: str) -> None:
+    """Otherwise a 429 becomes a loop of immediate retries."""
+    h = headers(X_RateLimit_Category="Light", X_RateLimit_Type="QPS", Retry_After=value)
+    assert rate_limit_delay(h, now=NOW) == (MIN_RETRY_AFTER, RateLimitCategory.LIGHT, False)
