@@ -85,6 +85,10 @@ class ConfigError(ValueError):
     """The configuration file is unusable; the message says where and why."""
 
 
+class NotBound(Exception):
+    """An event names an account that the app which verified it does not serve."""
+
+
 @dataclass(frozen=True, slots=True)
 class Credentials:
     """A Server-to-Server OAuth app's credentials; the secret never shows in reprs."""
@@ -116,14 +120,67 @@ class Apps:
     def get(self, name: str) -> App | None:
         return self.apps.get(name)
 
-    def credentials_for(self, account_id: str | None) -> Credentials | None:
-        """The credentials of the account that sent an event: an app installed on it, else
-        the environment's app (the single-app setup serves whatever account Zoom names)."""
-        for app in self.apps.values():
-            if app.credentials is not None and app.credentials.account_id == account_id:
-                return app.credentials
+    def credentials_for(
+        self, account_id: str | None, *, app: str | None = None
+    ) -> Credentials | None:
+        """The credentials to call Zoom with for an event of `account_id`.
+
+        `app` names the app whose secret verified the event; it binds the account, so that a
+        leaked secret of one app can never spend another account's credentials or budget:
+        an app of ZOOMHOOKS_CONFIG serves only its own account, and no app serves an account
+        that another app serves (NotBound). The environment's app, as before, also serves the
+        accounts no app claims, with its own credentials. Without `app` (an operator's
+        backfill, rows stored before apps were recorded) the account alone decides.
+        """
+        if app is None:
+            return self._by_account(account_id)
+        verifier = self.apps.get(app)
+        if verifier is None:
+            raise NotBound(f"app {app!r} verified this event but is no longer configured")
+        bound = verifier.account_id or (
+            verifier.credentials.account_id if verifier.credentials else None
+        )
+        if account_id is None or account_id == bound:
+            return self._by_account(bound)
+        if bound is None:
+            if self._claimed(account_id):
+                raise NotBound(
+                    f"app {app!r} verified this event, but the event names account "
+                    f"{account_id!r}, which another app serves: no credentials were used. "
+                    f"Give {app!r} its own account id, or check who has its secret token."
+                )
+            return self._by_account(account_id)
+        if app != DEFAULT_APP or self._claimed(account_id):
+            raise NotBound(
+                f"app {app!r} verified this event, but the event names account {account_id!r}, "
+                f"and {app!r} serves account {bound!r}: no credentials were used. If {app!r} "
+                f"really serves {account_id!r}, set its account id; if not, its secret token "
+                f"may have leaked: rotate it."
+            )
+        return verifier.credentials
+
+    def _by_account(self, account_id: str | None) -> Credentials | None:
+        """An app installed on the account, else the environment's app, unless another app
+        serves the account (without credentials): its credentials are not lent there."""
+        for candidate in self.apps.values():
+            if candidate.credentials is not None and candidate.credentials.account_id == account_id:
+                return candidate.credentials
         default = self.apps.get(DEFAULT_APP)
-        return default.credentials if default is not None else None
+        if default is None or default.credentials is None:
+            return None
+        if account_id is not None and self._claimed(account_id):
+            return None
+        return default.credentials
+
+    def _claimed(self, account_id: str) -> bool:
+        """Whether any app serves `account_id`."""
+        for candidate in self.apps.values():
+            credentials = candidate.credentials
+            if candidate.account_id == account_id or (
+                credentials is not None and credentials.account_id == account_id
+            ):
+                return True
+        return False
 
     def credentials(self) -> list[Credentials]:
         """Every distinct set of credentials, one per account (the first app's wins)."""

@@ -38,6 +38,13 @@ INGEST_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0),
     registry=REGISTRY,
 )
+FOLLOWUPS_REFUSED = Counter(
+    "zoomhooks_followups_refused_total",
+    "Follow-ups refused because their event names an account that the app which verified it "
+    "does not serve (a misconfiguration, or a leaked secret token).",
+    ["app"],
+    registry=REGISTRY,
+)
 INBOX_BATCH = Histogram(
     "zoomhooks_inbox_batch_deliveries",
     "Deliveries per group commit of the inbox (one transaction, one fsync each).",

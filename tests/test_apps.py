@@ -128,3 +128,22 @@ def test_the_environment_alone_keeps_working(make_settings: MakeSettings) -> Non
         assert make_settings(zoom_plan=alias).zoom_plan == "business"
     with pytest.raises(ValidationError, match="unknown Zoom plan"):
         make_settings(zoom_plan="gold")
+
+
+def test_an_app_bound_to_an_account_vouches_for_that_account_only() -> None:
+    env_app = App(DEFAULT_APP, "acctE", (b"e",), Credentials("acctE", "cidE", "sE"))
+    found = load(CONFIG, default_app=env_app)
+    marketing = Credentials("acctA", "cidA", "shh-client")
+    assert found.credentials_for("acctA", app="marketing") == marketing
+    assert found.credentials_for(None, app="marketing") == marketing
+    with pytest.raises(apps.NotBound, match=r"'marketing'.*'acctE'.*'acctA'"):
+        found.credentials_for("acctE", app="marketing")
+    with pytest.raises(apps.NotBound):  # acctA is marketing's: the environment's app can't
+        found.credentials_for("acctA", app=DEFAULT_APP)
+    # The environment's app still serves an account no app claims, with its own credentials.
+    assert found.credentials_for("acct-nobody-claims", app=DEFAULT_APP) == env_app.credentials
+    # Sales serves acctB, which has no credentials: the environment's app is not lent to it.
+    assert found.credentials_for("acctB", app="sales") is None
+    assert found.credentials_for("acctB") is None
+    with pytest.raises(apps.NotBound, match="no longer configured"):
+        found.credentials_for("acctA", app="gone")

@@ -19,7 +19,7 @@ from service.devtools.fakezoom import (
     running,
 )
 from service.runtime import Runtime
-from service.storage.models import webhook_events
+from service.storage.models import followups, webhook_events
 from service.zoom import encode_path_id
 from tests.conftest import MakeRuntime
 from tests.support import (
@@ -148,3 +148,35 @@ def test_follow_ups_call_zoom_as_the_account_that_sent_the_event(
     assert (
         fake.fake.peak_rate(category="Medium", account_id=BETA.account_id) <= BETA_MEDIUM_PER_SECOND
     )
+
+
+def test_an_app_cannot_spend_another_accounts_credentials(
+    runtime: Runtime, fake: RunningFake
+) -> None:
+    """Alpha's secret verifies an event that names beta's account (a leaked secret, or a
+    mistaken setup): its follow-ups fail, naming both, and Zoom is never called with beta's
+    credentials or on beta's budget."""
+    inst = fake.fake.world.add_webinar(82000000099, participants=5)
+    runtime.start_workers()
+    with live_server(runtime.web_app()) as base:
+        sent = post(
+            base + "/webhooks/zoom/alpha",
+            ended(inst.id, inst.uuid, BETA.account_id),
+            "alpha-secret",
+        )
+        assert sent.status_code == 200
+
+        def all_ended() -> bool:
+            with runtime.engine.connect() as conn:
+                found = conn.execute(select(followups.c.status, followups.c.last_error)).all()
+            return len(found) == 4 and {row.status for row in found} == {"failed"}
+
+        wait_until(all_ended, timeout=30, interval=0.1)
+    with runtime.engine.connect() as conn:
+        errors = set(conn.execute(select(followups.c.last_error)).scalars())
+        apps = set(conn.execute(select(followups.c.app)).scalars())
+    assert apps == {"alpha"}
+    (error,) = errors
+    assert "'alpha'" in error and BETA.account_id in error and DEFAULT_ACCOUNT_ID in error
+    assert fake.fake.calls(account_id=BETA.account_id) == 0
+    assert fake.fake.calls() == 0

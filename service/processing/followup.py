@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from service import metrics
+from service.apps import NotBound
 from service.processing import shape
 from service.storage import records
 from service.storage.errors import describe
@@ -86,7 +87,7 @@ class FollowupRunner:
     def __init__(
         self,
         jobs: Followups,
-        client_for: Callable[[str | None], ZoomClient | None],
+        client_for: Callable[[str | None, str | None], ZoomClient | None],
         *,
         not_ready_retry: timedelta,
         not_ready_limit: timedelta,
@@ -118,7 +119,13 @@ class FollowupRunner:
                 return None
 
     def _run(self, job: Followup) -> Later | None:
-        client = self.client_for(job.account_id)
+        try:
+            client = self.client_for(job.account_id, job.app)
+        except NotBound as exc:
+            # Never spend another account's credentials or budget on an app's word.
+            metrics.FOLLOWUPS_REFUSED.labels(job.app or "").inc()
+            self._end(job, "failed", str(exc), None)
+            return None
         if client is None:
             self._end(
                 job,

@@ -24,6 +24,8 @@ class Context:
     event: Event
     #: Run once the handler's transaction has committed (e.g. enqueue the jobs it created).
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    #: The configured Zoom app whose secret verified the event.
+    app: str | None = None
 
 
 Handler = Callable[[Context], Outcome]

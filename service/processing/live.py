@@ -70,6 +70,7 @@ class LiveHandlers:
             resources=FOLLOWUP_RESOURCES[kind],
             account_id=ctx.event.account_id,
             inbox_id=ctx.inbox_id,
+            app=ctx.app,
             first_attempt_at=utcnow() + self.followup_delay,
         )
         for followup_id, at in created:

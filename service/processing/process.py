@@ -117,7 +117,11 @@ class Processor:
     ) -> Outcome:
         event = events.parse(row.body.encode("utf-8", "surrogatepass"))
         handler = self.handlers.get(event.name)
-        return "ignored" if handler is None else handler(Context(conn, row.id, event, after_commit))
+        return (
+            "ignored"
+            if handler is None
+            else handler(Context(conn, row.id, event, after_commit, row.app))
+        )
 
     def _together(
         self, claimed: Sequence[Claimed], owner: str, after_commit: list[Callable[[], None]]

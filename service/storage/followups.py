@@ -38,6 +38,8 @@ class Followup:
     attempts: int
     inbox_id: int | None
     created_at: datetime
+    #: The app whose secret verified the event that asked for it (None: an operator did).
+    app: str | None
     #: The claim's lease owner: every write of this attempt is guarded by it.
     owner: str
 
@@ -67,6 +69,7 @@ class Followups:
         account_id: str | None,
         inbox_id: int | None,
         first_attempt_at: datetime,
+        app: str | None = None,
     ) -> list[tuple[int, datetime]]:
         """Create the jobs not created yet (inside the handler's transaction).
 
@@ -85,6 +88,7 @@ class Followups:
                     status="pending",
                     next_attempt_at=first_attempt_at,
                     inbox_id=inbox_id,
+                    app=app,
                     created_at=now,
                     updated_at=now,
                 )
@@ -112,6 +116,7 @@ class Followups:
                     c.attempts,
                     c.inbox_id,
                     c.created_at,
+                    c.app,
                 ),
                 claimed_by=worker_identity(),
             )

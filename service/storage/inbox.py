@@ -78,6 +78,8 @@ class Claimed:
     event: str
     body: str
     attempts: int
+    #: The configured Zoom app whose secret verified it.
+    app: str | None = None
 
 
 class Inbox:
@@ -168,8 +170,10 @@ class Inbox:
         """Take the `received` rows of `row_ids` (or ones whose lease ran out) for `owner`."""
         c = webhook_events.c
         with self.engine.begin() as conn:
-            rows = self.leases.claim(conn, row_ids, owner, (c.id, c.event, c.body, c.attempts))
-        claimed = [Claimed(id=r.id, event=r.event, body=r.body, attempts=r.attempts) for r in rows]
+            rows = self.leases.claim(
+                conn, row_ids, owner, (c.id, c.event, c.body, c.attempts, c.app)
+            )
+        claimed = [Claimed(**row._mapping) for row in rows]
         return sorted(claimed, key=lambda row: row.id)
 
     def finish(self, conn: Connection, row_id: int, owner: str, status: str) -> None:

@@ -130,6 +130,7 @@ followups = Table(
         "claimed_by", String(100), nullable=True, comment="host:pid of the last worker to run it"
     ),
     *_lease(),
+    Column("app", String(64), nullable=True, comment="the app whose secret verified its event"),
     UniqueConstraint("instance_uuid", "resource"),
     CheckConstraint(
         "status IN ('pending', 'running', 'done', 'failed', 'not_applicable')", name="status"

@@ -24,9 +24,13 @@ class ZoomClients:
     def __repr__(self) -> str:
         return f"<ZoomClients accounts={sorted(self._clients)}>"
 
-    def for_account(self, account_id: str | None) -> ZoomClient | None:
-        """The client for `account_id`'s credentials; None when no app can call Zoom for it."""
-        credentials = self.apps.credentials_for(account_id)
+    def for_account(self, account_id: str | None, app: str | None = None) -> ZoomClient | None:
+        """The client for `account_id`'s credentials; None when no app can call Zoom for it.
+
+        `app` (the app that verified the event) binds the account: see `Apps.credentials_for`,
+        which raises NotBound for an account the app does not serve.
+        """
+        credentials = self.apps.credentials_for(account_id, app=app)
         if credentials is None:
             return None
         with self._lock:

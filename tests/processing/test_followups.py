@@ -457,7 +457,7 @@ def runner_without_client_retries(runtime: Runtime, fake_zoom: RunningFake) -> F
     )
     return FollowupRunner(
         runtime.followups,
-        lambda _account: client,
+        lambda _account, _app: client,
         not_ready_retry=timedelta(0),
         not_ready_limit=timedelta(hours=1),
         max_attempts=2,
