@@ -285,6 +285,15 @@ class Options:
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
+#: The second baseline: the least an app can do durably per delivery, one INSERT and one
+#: StubBroker enqueue on the event loop (no thread hop, no worker). Embedded mode only.
+MINIMAL_ENV = {
+    "BASELINE_MODE": "inline",
+    "BASELINE_WORKER": "none",
+    "BASELINE_SQLITE_LOCK": "sqlite",
+}
+
+
 def target_command(target: str, port: int) -> list[str]:
     if target == "service":
         return [str(VENV_BIN / "zoomhooks"), "serve", "--host", "127.0.0.1", "--port", str(port)]
@@ -329,6 +338,8 @@ def run_target(
             BASELINE_SQLITE_LOCK=opts.baseline_sqlite_lock,
             BASELINE_WORKER=opts.baseline_worker,
         )
+    elif target == "minimal":
+        env.update(MINIMAL_ENV)
     env.update(opts.extra_env)
     server = common.ServerProcess(
         target,
@@ -659,6 +670,12 @@ def print_summary(summary: dict[str, Any]) -> None:
         )
         if len(r.get("per_round_req_per_s", [])) > 1:
             print(f"  req/s ratio by round: {r['per_round_req_per_s']}")
+    if summary.get("ratio_minimal") is not None:
+        r = summary["ratio_minimal"]
+        print(
+            f"ratio service/minimal: req/s {r['req_per_s']:.2f} (target >= 1.0)  "
+            f"p99 {r['p99']:.2f}x  cpu ms/req {r['cpu_ms_per_req']:.2f}x"
+        )
     svc = rows.get("service", {}).get("measured")
     if svc:
         lost = rows["service"].get("lost_all_rounds", svc["lost"])
@@ -710,8 +727,9 @@ def parse_args(argv: list[str] | None) -> Options:
         help="stub = embedded (in-process workers); redis/rabbitmq: local servers, no consumers",
     )  # fmt: skip
     p.add_argument(
-        "--only", choices=("service", "baseline"), default=env.get("BENCH_ONLY") or None,
-        help="run one target (default: both, the service first)",
+        "--only", choices=("service", "baseline", "minimal"),
+        default=env.get("BENCH_ONLY") or None,
+        help="run one target (default: all, the service first; minimal: embedded broker only)",
     )  # fmt: skip
     p.add_argument("--settle", type=float, default=1.0, help="pause before counting rows, s")
     p.add_argument("--profile", action="store_true", help="also profile the service (py-spy)")
@@ -739,6 +757,8 @@ def parse_args(argv: list[str] | None) -> Options:
     if a.events < 1 or a.connections < a.threads or a.threads < 1 or a.repeat < 1:
         p.error("need events >= 1, repeat >= 1 and connections >= threads >= 1")
     targets = [a.only] if a.only else ["service", "baseline"]
+    if not a.only and a.broker == "stub":
+        targets.append("minimal")
     extra = dict(item.split("=", 1) for item in a.env)
     return Options(
         events=a.events,
@@ -844,7 +864,19 @@ def main(argv: list[str] | None = None) -> int:
             summary["targets"][target] = combine_rounds(reports)
         svc = summary["targets"].get("service", {}).get("measured")
         base = summary["targets"].get("baseline", {}).get("measured")
+        minimal = summary["targets"].get("minimal", {}).get("measured")
         summary["ratio"] = None
+        summary["ratio_minimal"] = None
+        if svc and minimal and minimal["req_per_s"]:
+            summary["ratio_minimal"] = {
+                "req_per_s": round(svc["req_per_s"] / minimal["req_per_s"], 3),
+                "p99": round(svc["latency_ms"]["p99"] / max(minimal["latency_ms"]["p99"], 1e-3), 3),
+                "cpu_ms_per_req": round(
+                    (svc["server_cpu_ms_per_200"] or 0)
+                    / max(minimal["server_cpu_ms_per_200"] or 0, 1e-3),
+                    3,
+                ),
+            }
         if svc and base and base["req_per_s"]:
             summary["ratio"] = {
                 "req_per_s": round(svc["req_per_s"] / base["req_per_s"], 3),

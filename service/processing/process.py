@@ -27,6 +27,10 @@ from service.webhooks import events
 
 log = logging.getLogger(__name__)
 
+#: Rows processed in one transaction at most. In one process the web's group commit waits for
+#: the workers' transaction on SQLite's one writer; a short one keeps delivery latency low.
+DEFAULT_TRANSACTION_ROWS = 16
+
 
 class Result(Enum):
     DONE = "done"
@@ -83,14 +87,21 @@ class Processor:
             if not claimed:
                 return Processed(results, [], {})
             after_commit: list[Callable[[], None]] = []
-            try:
-                outcomes = self._together(claimed, owner, after_commit)
-                failures: list[tuple[Claimed, Exception]] = []
-            except Exception:
-                # A handler failed, or a lease was lost: the batch rolled back as a whole.
-                # Each row then runs on its own, so one bad row only fails itself.
-                after_commit = []
-                outcomes, failures = self._one_by_one(claimed, owner, after_commit)
+            outcomes: dict[int, Outcome] = {}
+            failures: list[tuple[Claimed, Exception]] = []
+            for start in range(0, len(claimed), DEFAULT_TRANSACTION_ROWS):
+                chunk = claimed[start : start + DEFAULT_TRANSACTION_ROWS]
+                actions: list[Callable[[], None]] = []
+                try:
+                    outcomes.update(self._together(chunk, owner, actions))
+                except Exception:
+                    # A handler failed, or a lease was lost: the chunk rolled back as a whole.
+                    # Each row then runs on its own, so one bad row only fails itself.
+                    actions = []
+                    done, failed = self._one_by_one(chunk, owner, actions)
+                    outcomes.update(done)
+                    failures.extend(failed)
+                after_commit.extend(actions)
             names = {row.id: row.event for row in claimed}
             for row_id, outcome in outcomes.items():
                 results[row_id] = Result(outcome)
