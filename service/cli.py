@@ -171,7 +171,7 @@ def worker(sweeper: bool, metrics_port: int | None) -> None:
             probe.start()
         runtime.start_workers()
         if sweeper:
-            runtime.sweeper.start()
+            runtime.start_sweeper()
         log.info("worker consuming %s", ", ".join(sorted(runtime.actors.queues)))
         _wait_for_signal()
         log.info("worker stopping")
@@ -194,7 +194,7 @@ def sweep(loop: bool) -> None:
     try:
         click.echo(f"re-enqueued {runtime.sweeper.sweep()} inbox rows")
         if loop:
-            runtime.sweeper.start()
+            runtime.start_sweeper()
             _wait_for_signal()
     finally:
         runtime.close()

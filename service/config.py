@@ -138,6 +138,15 @@ class Settings(BaseSettings):
     lease_seconds: int = Field(
         default=DEFAULT_LEASE, ge=3, le=3600, validation_alias=_env("ZOOMHOOKS_LEASE_SECONDS")
     )
+    retention_events_days: int | None = Field(
+        default=None, ge=1, validation_alias=_env("ZOOMHOOKS_RETENTION_EVENTS_DAYS")
+    )
+    retention_timeline_days: int | None = Field(
+        default=None, ge=1, validation_alias=_env("ZOOMHOOKS_RETENTION_TIMELINE_DAYS")
+    )
+    purge_interval_seconds: float | None = Field(
+        default=None, ge=60, validation_alias=_env("ZOOMHOOKS_PURGE_INTERVAL_SECONDS")
+    )
     commit_deadline_seconds: float = Field(
         default=DEFAULT_COMMIT_DEADLINE,
         gt=0,

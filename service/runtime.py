@@ -20,6 +20,7 @@ from service.processing.live import LiveHandlers
 from service.processing.process import Processor
 from service.queue import actors, broker
 from service.queue.liveness import Liveness
+from service.queue.purger import Purger
 from service.queue.sweeper import Sweeper
 from service.queue.worker import Workers
 from service.storage import db
@@ -94,6 +95,7 @@ class Runtime:
             interval_seconds=settings.sweep_interval_seconds,
             lease=lease,
         )
+        self.purger = self._purger(settings)
         accounts = [credentials.account_id for credentials in settings.apps.credentials()]
         self.backfiller = Backfiller(
             self.engine,
@@ -115,6 +117,24 @@ class Runtime:
             writer=self.writer,
             commit_deadline=self.settings.commit_deadline_seconds,
         )
+
+    def _purger(self, settings: Settings) -> Purger | None:
+        """The scheduled purge, when an interval and some retention are configured."""
+        events, timeline = settings.retention_events_days, settings.retention_timeline_days
+        if settings.purge_interval_seconds is None or not (events or timeline):
+            return None
+        return Purger(
+            self.engine,
+            events=timedelta(days=events) if events else None,
+            timeline=timedelta(days=timeline) if timeline else None,
+            interval_seconds=settings.purge_interval_seconds,
+        )
+
+    def start_sweeper(self) -> None:
+        """The sweeper, and the scheduled purge with it when configured."""
+        self.sweeper.start()
+        if self.purger is not None:
+            self.purger.start()
 
     @staticmethod
     def _write_engine(settings: Settings) -> Engine | None:
@@ -227,11 +247,13 @@ class Runtime:
                 recovered,
                 released,
             )
-        self.sweeper.start()
+        self.start_sweeper()
 
     def close(self) -> None:
         self.writer.close()
         self.sweeper.stop()
+        if self.purger is not None:
+            self.purger.stop()
         if self._workers is not None:
             self._workers.stop()
         self.heartbeat.stop()

@@ -2,7 +2,7 @@
 replay and retry them, and see whether the service keeps up.
 
 `service.cli` registers `COMMANDS` on its `main` group: `events` (list, show), `replay`,
-`followups` (list, retry), `stats`, `backfill` and `reconcile`.
+`followups` (list, retry), `stats`, `backfill`, `reconcile`, `purge` and `erase`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,28 @@ from service.ops.commands.backfill import backfill, reconcile
 from service.ops.commands.events import events
 from service.ops.commands.followups import followups
 from service.ops.commands.replay import replay
+from service.ops.commands.retention import erase, purge
 from service.ops.commands.stats import stats
 
-COMMANDS: tuple[click.Command, ...] = (events, replay, followups, stats, backfill, reconcile)
+COMMANDS: tuple[click.Command, ...] = (
+    events,
+    replay,
+    followups,
+    stats,
+    backfill,
+    reconcile,
+    purge,
+    erase,
+)
 
-__all__ = ["COMMANDS", "backfill", "events", "followups", "reconcile", "replay", "stats"]
+__all__ = [
+    "COMMANDS",
+    "backfill",
+    "erase",
+    "events",
+    "followups",
+    "purge",
+    "reconcile",
+    "replay",
+    "stats",
+]

@@ -65,6 +65,19 @@ def reader(loaded: Settings | None = None) -> Iterator[Engine]:
 
 
 @contextmanager
+def writer(loaded: Settings | None = None) -> Iterator[Engine]:
+    """An engine on DATABASE_URL for the commands that delete or update rows themselves."""
+    loaded = loaded or settings()
+    made = db.create(loaded.database)
+    try:
+        yield made
+    except SQLAlchemyError as exc:
+        raise database_error(made, exc, loaded) from None
+    finally:
+        made.dispose()
+
+
+@contextmanager
 def runtime() -> Iterator[Runtime]:
     """The runtime, for the commands that enqueue (its broker is BROKER_URL's)."""
     made = Runtime(settings())
