@@ -228,6 +228,70 @@ registrants = Table(
     UniqueConstraint("webinar_id", "id"),
 )
 
+RECORDING_DOWNLOADS = ("pending", "stored", "failed")
+
+recordings = Table(
+    "recordings",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("uuid", String(64), nullable=False, unique=True, comment="the recorded instance"),
+    Column("zoom_id", BigInteger, nullable=True, comment="the meeting or webinar number"),
+    Column("account_id", String(64), nullable=True),
+    Column("host_id", String(64), nullable=True),
+    Column("host_email", Text, nullable=True),
+    Column("topic", Text, nullable=True),
+    Column("type", Integer, nullable=True),
+    Column("timezone", String(64), nullable=True),
+    Column("start_time", UTCDateTime, nullable=True),
+    Column("duration", Integer, nullable=True, comment="minutes, as Zoom reports it"),
+    Column("total_size", BigInteger, nullable=True, comment="bytes, all files"),
+    Column("recording_count", Integer, nullable=True),
+    Column("share_url", Text, nullable=True),
+    Column("download_token", Text, nullable=True, comment="the freshest one Zoom sent (24 h)"),
+    Column("event_ts", BigInteger, nullable=True, comment="of the event that set the token"),
+    Column("inbox_id", BigInteger, nullable=True, comment="the last event that updated the row"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "host_id", "start_time"),
+    Index(None, "zoom_id", "start_time"),
+)
+
+recording_files = Table(
+    "recording_files",
+    metadata,
+    Column("pk", BigId, primary_key=True, autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True, comment="Zoom's recording file id"),
+    Column("recording_uuid", String(64), nullable=False, comment="recordings.uuid"),
+    Column("participant_audio", Boolean, nullable=False, comment="a per-participant audio file"),
+    Column("recording_type", String(64), nullable=True),
+    Column("file_type", String(32), nullable=True),
+    Column("file_extension", String(16), nullable=True),
+    Column("file_name", Text, nullable=True),
+    Column("file_size", BigInteger, nullable=True, comment="bytes, as Zoom reports it"),
+    Column("checksum", String(128), nullable=True, comment="if Zoom sent one"),
+    Column("play_url", Text, nullable=True),
+    Column("download_url", Text, nullable=True),
+    Column("recording_start", UTCDateTime, nullable=True),
+    Column("recording_end", UTCDateTime, nullable=True),
+    Column("status", String(32), nullable=True, comment="Zoom's file status"),
+    Column("event_ts", BigInteger, nullable=True, comment="of the event that last set the row"),
+    Column("inbox_id", BigInteger, nullable=True),
+    # Local copy; webhook redeliveries never touch these columns.
+    Column("download_state", String(16), nullable=True, comment="pending, stored or failed"),
+    Column("storage_uri", Text, nullable=True),
+    Column("bytes_stored", BigInteger, nullable=True),
+    Column("sha256", String(64), nullable=True),
+    Column("verified", Boolean, nullable=True, comment="size (and checksum) matched Zoom's"),
+    Column("downloaded_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint(
+        "download_state IS NULL OR download_state IN ('pending', 'stored', 'failed')",
+        name="download_state",
+    ),
+    Index(None, "recording_uuid"),
+)
+
 participant_events = Table(
     "participant_events",
     metadata,
