@@ -9,10 +9,13 @@ from datetime import datetime, timedelta
 
 from service.processing.handlers import Context, Handler, Outcome
 from service.processing.shape import (
+    RECORDING_EVENTS,
     REGISTRATION_STATUS,
     instance_row,
     kind_of,
     participant_event_row,
+    recording_file_rows,
+    recording_row,
     registrant_row,
 )
 from service.storage import records
@@ -48,6 +51,8 @@ class LiveHandlers:
             table[f"{kind}.participant_left"] = self.participant
         for name in REGISTRATION_STATUS:
             table[name] = self.registrant
+        for name in RECORDING_EVENTS:
+            table[name] = self.recording
         return table
 
     def instance(self, ctx: Context) -> Outcome:
@@ -95,4 +100,12 @@ class LiveHandlers:
             log.warning("inbox %s: %s without registrant", ctx.inbox_id, ctx.event.name)
             return "ignored"
         records.upsert_registrant(ctx.conn, row)
+        return "done"
+
+    def recording(self, ctx: Context) -> Outcome:
+        row = recording_row(ctx.event, ctx.inbox_id)
+        if row is None:
+            log.warning("inbox %s: %s without a recording uuid", ctx.inbox_id, ctx.event.name)
+            return "ignored"
+        records.upsert_recording(ctx.conn, row, list(recording_file_rows(ctx.event, ctx.inbox_id)))
         return "done"

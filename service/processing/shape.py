@@ -236,3 +236,69 @@ def poll_rows(records: Iterable[dict[str, Any]]) -> Iterator[Row]:
             "answer": text(detail.get("answer")),
             "date_time": zoom_time(detail.get("date_time")),
         }
+
+
+# Recordings -----------------------------------------------------------------------------
+
+RECORDING_EVENTS = ("recording.completed", "recording.transcript_completed")
+
+
+def recording_row(event: Event, inbox_id: int) -> Row | None:
+    """`recording.completed` / `recording.transcript_completed`: the recorded instance.
+
+    The event's `download_token` (top level, minted anew per delivery) is kept with its
+    `event_ts`, so the newest delivery's token wins whatever the arrival order.
+    """
+    obj = event.object
+    uuid = text(obj.get("uuid"), 64)
+    if not uuid:
+        return None
+    return {
+        "uuid": uuid,
+        "zoom_id": as_int(obj.get("id")),
+        "account_id": text(obj.get("account_id"), 64) or event.account_id,
+        "host_id": text(obj.get("host_id"), 64),
+        "host_email": text(obj.get("host_email")),
+        "topic": text(obj.get("topic")),
+        "type": as_int(obj.get("type")),
+        "timezone": text(obj.get("timezone"), 64) or None,
+        "start_time": zoom_time(obj.get("start_time")),
+        "duration": as_int(obj.get("duration")),
+        "total_size": as_int(obj.get("total_size")),
+        "recording_count": as_int(obj.get("recording_count")),
+        "share_url": text(obj.get("share_url")),
+        "download_token": text(event.data.get("download_token")),
+        "event_ts": event.event_ts,
+        "inbox_id": inbox_id,
+    }
+
+
+def recording_file_rows(event: Event, inbox_id: int) -> Iterator[Row]:
+    """Every file of the recording, per-participant audio included; files without an id are
+    skipped (Zoom gives one to every file it can serve)."""
+    obj = event.object
+    uuid = text(obj.get("uuid"), 64)
+    lists = (("recording_files", False), ("participant_audio_files", True))
+    for key, participant_audio in lists:
+        files = obj.get(key)
+        for f in files if isinstance(files, list) and uuid else []:
+            if not isinstance(f, dict) or not f.get("id"):
+                continue
+            yield {
+                "id": text(f.get("id"), 64),
+                "recording_uuid": uuid,
+                "participant_audio": participant_audio,
+                "recording_type": text(f.get("recording_type"), 64),
+                "file_type": text(f.get("file_type"), 32),
+                "file_extension": text(f.get("file_extension"), 16),
+                "file_name": text(f.get("file_name")),
+                "file_size": as_int(f.get("file_size")),
+                "checksum": text(f.get("checksum"), 128) or None,
+                "play_url": text(f.get("play_url")),
+                "download_url": text(f.get("download_url")),
+                "recording_start": zoom_time(f.get("recording_start")),
+                "recording_end": zoom_time(f.get("recording_end")),
+                "status": text(f.get("status"), 32),
+                "event_ts": event.event_ts,
+                "inbox_id": inbox_id,
+            }

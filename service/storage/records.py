@@ -23,6 +23,8 @@ from service.storage.models import (
     participants,
     poll_answers,
     qa_entries,
+    recording_files,
+    recordings,
     registrants,
 )
 from service.storage.types import utcnow
@@ -158,3 +160,59 @@ def upsert_fetched(
     trace = {"instance_uuid": instance_uuid, "followup_id": followup_id, "inbox_id": inbox_id}
     _fetched_statement(conn.dialect, resource).executemany(conn, ({**row, **trace} for row in rows))
     return len(rows)
+
+
+#: The local-copy columns of `recording_files`: only the downloader writes them.
+DOWNLOAD_COLUMNS = frozenset(
+    {"download_state", "storage_uri", "bytes_stored", "sha256", "verified", "downloaded_at"}
+    | {"last_error"}
+)
+
+
+def _newer(table: Table, insert: Any) -> Any:
+    return table.c.event_ts.is_(None) | (
+        func.coalesce(insert.excluded.event_ts, 0) >= table.c.event_ts
+    )
+
+
+@functools.cache
+def _recording_upsert(dialect: str) -> Insert:
+    insert = _insert(dialect, recordings)
+    # The newest delivery wins (its download_token is the freshest); a field it lacks keeps
+    # the value an earlier event gave, so a transcript event does not blank the rest.
+    updates = {
+        name: func.coalesce(insert.excluded[name], recordings.c[name])
+        for name in _columns(recordings)
+        if name not in ("uuid", "id", "created_at")
+    }
+    return insert.on_conflict_do_update(  # type: ignore[no-any-return]
+        index_elements=["uuid"], set_=updates, where=_newer(recordings, insert)
+    )
+
+
+@functools.cache
+def _recording_file_upsert(dialect: str) -> Insert:
+    insert = _insert(dialect, recording_files)
+    updates = {
+        name: func.coalesce(insert.excluded[name], recording_files.c[name])
+        for name in _columns(recording_files)
+        if name not in DOWNLOAD_COLUMNS and name != "id"
+    }
+    return insert.on_conflict_do_update(  # type: ignore[no-any-return]
+        index_elements=["id"], set_=updates, where=_newer(recording_files, insert)
+    )
+
+
+def upsert_recording(conn: Connection, row: Row, files: Sequence[Row]) -> None:
+    """A recording and its files; an older or repeated delivery changes nothing, and the
+    local-copy state of a file survives every redelivery."""
+    now = utcnow()
+    conn.execute(
+        _recording_upsert(conn.dialect.name), {**row, "created_at": now, "updated_at": now}
+    )
+    if files:
+        blank = dict.fromkeys(DOWNLOAD_COLUMNS)
+        conn.execute(
+            _recording_file_upsert(conn.dialect.name),
+            [{**blank, **f, "updated_at": now} for f in files],
+        )

@@ -44,7 +44,7 @@ def inbox(runtime: Runtime) -> Inbox:
         done_b=processed(runtime, "meeting.started", started("B==")),
         failed_c=failed(runtime, "meeting.started", started("C/+=="), message="boom [x]"),
         waiting_d=ingest(runtime, "webinar.started", started("D==")),
-        ignored=processed(runtime, "recording.completed", {"uuid": "A=="}),
+        ignored=processed(runtime, "account.updated", {"uuid": "A=="}),
         old=processed(runtime, "meeting.ended", ended("E==")),
     )
     set_event(runtime, made.old, received_at=LONG_AGO)
@@ -56,7 +56,13 @@ def test_list_shows_every_event_newest_first(cli: Cli, inbox: Inbox) -> None:
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "6 inbox events, newest first" in out
-    for word in ("meeting.started", "webinar.started", "recording.completed", "failed", "ignored"):
+    for word in (
+        "meeting.started",
+        "webinar.started",
+        "account.updated",
+        "failed",
+        "ignored",
+    ):
         assert word in out
     assert "RuntimeError: boom [x]" in out  # data is never taken for rich markup
     assert "C/+==" in out  # the instance, read from the body

@@ -34,7 +34,7 @@ def test_stats_match_what_was_inserted(cli: Cli, runtime: Runtime) -> None:
     ingest(runtime, "webinar.started", started("W2=="))  # received just now
     stuck = ingest(runtime, "webinar.started", started("W3=="))
     set_event(runtime, stuck, status="processing", received_at=now - timedelta(days=3))
-    processed(runtime, "recording.completed", {"uuid": "R=="})  # no handler: ignored
+    processed(runtime, "account.updated", {"uuid": "R=="})  # no handler: ignored
     webinar = processed(runtime, "webinar.ended", ended("E=="))  # 4 follow-ups, due now
     set_event(runtime, webinar, received_at=now - timedelta(hours=5))
     jobs = job_ids(runtime)

@@ -19,7 +19,12 @@ from service.webhooks.events import (
 from tests.support import compact, real_captures, webhook_fixtures
 
 #: Fixtures whose `payload.object.id` is a JSON number (PROVENANCE / README quirk).
-NUMERIC_IDS = {"meeting.started", "recording.completed", "webinar.registration_created"}
+NUMERIC_IDS = {
+    "meeting.started",
+    "recording.completed",
+    "recording.transcript_completed",
+    "webinar.registration_created",
+}
 
 
 def event_name(path: Path) -> str:
