@@ -13,7 +13,7 @@ from service.devtools.fakezoom import RunningFake
 from service.runtime import Runtime
 from service.storage.models import metadata
 from tests.conftest import MakeRuntime
-from tests.support import compact, event_body, real_captures, signed_headers, wait_until
+from tests.support import WEBHOOKS, compact, event_body, real_captures, signed_headers, wait_until
 
 DOCS = Path(__file__).parents[2] / "docs"
 SQL_BLOCK = re.compile(r"```sql\n(.*?)```", re.DOTALL)
@@ -44,6 +44,7 @@ def populated(
     )
     runtime.start_workers()
     bodies = [compact(p) for p in real_captures()]
+    bodies.append(compact(WEBHOOKS / "recording.completed.json"))
     bodies.append(event_body("webinar.ended", {"id": str(inst.id), "uuid": inst.uuid}, event_ts=9))
     for body in bodies:
         runtime.ingestor.ingest(body, signed_headers(body))
