@@ -175,32 +175,28 @@ def _newer(table: Table, insert: Any) -> Any:
     )
 
 
-@functools.cache
-def _recording_upsert(dialect: str) -> Insert:
-    insert = _insert(dialect, recordings)
-    # The newest delivery wins (its download_token is the freshest); a field it lacks keeps
-    # the value an earlier event gave, so a transcript event does not blank the rest.
+def _newest_wins(dialect: str, table: Table, key: str, skip: frozenset[str]) -> Insert:
+    """Upsert on `key` where the newest event (by `event_ts`) wins; a field it lacks keeps the
+    value an earlier event gave, so a transcript event does not blank the rest."""
+    insert = _insert(dialect, table)
     updates = {
-        name: func.coalesce(insert.excluded[name], recordings.c[name])
-        for name in _columns(recordings)
-        if name not in ("uuid", "id", "created_at")
+        name: func.coalesce(insert.excluded[name], table.c[name])
+        for name in _columns(table)
+        if name not in skip and name != key
     }
     return insert.on_conflict_do_update(  # type: ignore[no-any-return]
-        index_elements=["uuid"], set_=updates, where=_newer(recordings, insert)
+        index_elements=[key], set_=updates, where=_newer(table, insert)
     )
+
+
+@functools.cache
+def _recording_upsert(dialect: str) -> Insert:
+    return _newest_wins(dialect, recordings, "uuid", frozenset({"id", "created_at"}))
 
 
 @functools.cache
 def _recording_file_upsert(dialect: str) -> Insert:
-    insert = _insert(dialect, recording_files)
-    updates = {
-        name: func.coalesce(insert.excluded[name], recording_files.c[name])
-        for name in _columns(recording_files)
-        if name not in DOWNLOAD_COLUMNS and name != "id"
-    }
-    return insert.on_conflict_do_update(  # type: ignore[no-any-return]
-        index_elements=["id"], set_=updates, where=_newer(recording_files, insert)
-    )
+    return _newest_wins(dialect, recording_files, "id", DOWNLOAD_COLUMNS)
 
 
 def upsert_recording(conn: Connection, row: Row, files: Sequence[Row]) -> None:
