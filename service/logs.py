@@ -93,6 +93,9 @@ def configure(level: str, *, fmt: Format = "auto", secrets: Iterable[str] = ()) 
     handler.setFormatter(JSONFormatter() if use_json else logging.Formatter(TEXT_FORMAT))
     handler.addFilter(Redactor(secrets))
     logging.basicConfig(level=level, handlers=[handler], force=True)
-    # Dramatiq and pika are chatty at INFO about connections; their warnings still show.
-    for noisy in ("pika", "dramatiq.worker.ConsumerThread", "httpx", "httpcore"):
+    # Dramatiq is chatty at INFO about connections; its warnings still show.
+    for noisy in ("dramatiq.worker.ConsumerThread", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # pika logs one refused connection as some twenty ERROR lines; zoomhooks' own warning
+    # ("enqueue ... failed; the sweeper will retry", /readyz's broker check) says it once.
+    logging.getLogger("pika").setLevel(logging.CRITICAL)

@@ -15,7 +15,8 @@ from service import logs
 from service.devtools.fakezoom import DEFAULT_ACCOUNT_ID, DEFAULT_CLIENT_ID, RunningFake
 from service.devtools.send import delivery, load
 from service.storage.models import zoom_tokens
-from tests.support import start_serve, wait_until
+from tests.conftest import MakeRuntime
+from tests.support import event_body, signed_headers, start_serve, wait_until
 
 WEBHOOK_SECRET = "whsec-Zy9-unique-value"
 CLIENT_SECRET = "fakezoom-client-secret"  # the fake's default credential, used by the service
@@ -150,3 +151,17 @@ def test_a_running_service_logs_json_with_no_secret(
     assert webhook[0]["instance_uuid"] == inst.uuid
     jobs = [p for p in parsed if p.get("resource") == "participants"]
     assert any(p.get("followup_id") for p in jobs)
+
+
+def test_rabbitmq_down_is_one_warning_not_a_page_of_pika_errors(
+    make_runtime: MakeRuntime, capfd: pytest.CaptureFixture[str]
+) -> None:
+    runtime = make_runtime(broker_url="amqp://guest:guest@127.0.0.1:9/")  # nothing listens
+    logs.configure("INFO", fmt="text")
+    body = event_body("meeting.started", {"id": "1", "uuid": "down=="}, event_ts=1)
+    accepted = runtime.ingestor.ingest(body, signed_headers(body))
+    assert not accepted.enqueued  # type: ignore[union-attr]
+    err = capfd.readouterr().err
+    assert [line for line in err.splitlines() if " ERROR " in line] == []
+    warnings = [line for line in err.splitlines() if " WARNING " in line]
+    assert len(warnings) == 1 and "the sweeper will retry" in warnings[0], err

@@ -23,9 +23,12 @@ from service.storage.errors import describe
 from service.storage.heartbeat import Heartbeat
 from service.storage.inbox import Claimed, Inbox
 from service.storage.lease import LeaseLost, new_owner
+from service.storage.records import KindConflict
 from service.webhooks import events
 
 log = logging.getLogger(__name__)
+
+PERMANENT = (events.EventError, KindConflict)
 
 #: Rows processed in one transaction at most. In one process the web's group commit waits for
 #: the workers' transaction on SQLite's one writer; a short one keeps delivery latency low.
@@ -174,8 +177,8 @@ class Processor:
     ) -> list[tuple[int, int]]:
         retries: list[tuple[int, int]] = []
         for row, exc in failures:
-            # A stored body that no longer parses will not parse on a retry either.
-            final = row.attempts >= self.max_attempts or isinstance(exc, events.EventError)
+            # A body that does not parse, or contradicts what is stored, will do so again.
+            final = row.attempts >= self.max_attempts or isinstance(exc, PERMANENT)
             error = _error(exc)
             log.warning(
                 "inbox %s (%s) attempt %s failed: %s",

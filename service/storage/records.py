@@ -65,7 +65,8 @@ def _instance_upsert(dialect: str) -> Insert:
         "inbox_id": func.coalesce(insert.excluded.inbox_id, instances.c.inbox_id),
         "updated_at": insert.excluded.updated_at,
     }
-    return insert.on_conflict_do_update(index_elements=["uuid"], set_=updates)  # type: ignore[no-any-return]
+    upsert = insert.on_conflict_do_update(index_elements=["uuid"], set_=updates)
+    return upsert.returning(instances.c.kind)  # type: ignore[no-any-return]
 
 
 @functools.cache
@@ -119,11 +120,21 @@ def _timeline_statement(dialect: Dialect) -> DriverStatement:
 
 # The live handlers run once per event: their statements go to the driver compiled once (see
 # `service.storage.driver`): building them per call was most of the workers' CPU per event.
+class KindConflict(Exception):
+    """A meeting and a webinar with one uuid: Zoom's uuids are unique, so one event is wrong."""
+
+
 def upsert_instance(conn: Connection, row: Row, inbox_id: int | None) -> None:
+    """Raises KindConflict when the uuid is stored as the other kind (nothing is merged)."""
     now = utcnow()
     values = dict.fromkeys(_columns(instances))
     values.update(row, inbox_id=inbox_id, created_at=now, updated_at=now)
-    _instance_statement(conn.dialect).execute(conn, values)
+    stored = _instance_statement(conn.dialect).execute(conn, values).scalar_one()
+    if stored != row["kind"]:
+        raise KindConflict(
+            f"instance {row['uuid']} is stored as a {stored}, and this event says it is a "
+            f"{row['kind']}: nothing was merged into it (check the event's source)"
+        )
 
 
 def add_participant_event(conn: Connection, row: Row) -> None:

@@ -13,7 +13,13 @@ import pytest
 from sqlalchemy import Table, select
 
 from service.runtime import Runtime
-from service.storage.models import followups, instances, participant_events, registrants
+from service.storage.models import (
+    followups,
+    instances,
+    participant_events,
+    registrants,
+    webhook_events,
+)
 from tests.conftest import MakeRuntime
 from tests.support import WEBHOOKS, compact, event_body, real_captures, signed_headers
 
@@ -155,3 +161,31 @@ def test_every_fixture_event_is_processed(runtime: Runtime, path: Path) -> None:
     counts = runtime.inbox.counts()
     assert sum(counts.values()) == 1
     assert set(counts) <= {"done", "ignored"}
+
+
+def test_the_bundled_meeting_and_webinar_samples_are_two_instances(runtime: Runtime) -> None:
+    """`zoomhooks send webinar.ended` then `send meeting.ended`: both make their instance."""
+    from service.devtools.send import EVENTS
+
+    for name in ("webinar.ended", "meeting.ended"):
+        deliver(runtime, compact(EVENTS / f"{name}.json"))
+    assert {row["kind"] for row in table(runtime, instances)} == {"meeting", "webinar"}
+
+
+def test_a_meeting_with_a_webinars_uuid_fails_clearly_and_merges_nothing(
+    runtime: Runtime,
+) -> None:
+    obj = {"id": "81234567890", "uuid": "same==", "topic": "The webinar", "type": 5}
+    deliver(runtime, event_body("webinar.started", obj, event_ts=1))
+    clash = {**obj, "id": "86431910364", "topic": "A meeting", "type": 2}
+    deliver(runtime, event_body("meeting.started", clash, event_ts=2))
+    (stored,) = table(runtime, instances)
+    assert (stored["kind"], stored["topic"]) == ("webinar", "The webinar")
+    with runtime.engine.connect() as conn:
+        failed = conn.execute(
+            select(
+                webhook_events.c.status, webhook_events.c.attempts, webhook_events.c.last_error
+            ).where(webhook_events.c.event == "meeting.started")
+        ).one()
+    assert failed.status == "failed" and failed.attempts == 1  # not retried: it would clash again
+    assert "stored as a webinar" in failed.last_error and "same==" in failed.last_error
