@@ -6,15 +6,19 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
 import httpx
 import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
 
 from service import boot, metrics, ops
 from service.config import Settings
 from service.devtools import send as sender
+from service.ops import session
 from service.queue import broker as brokers
 from service.queue.probe import ProbeServer
 from service.runtime import Runtime
@@ -50,10 +54,21 @@ def migrate() -> None:
     settings = boot.start()
     runtime = Runtime(settings)
     try:
-        migrations.upgrade(runtime.engine)
+        with _one_line_database_errors(runtime):
+            migrations.upgrade(runtime.engine)
     finally:
         runtime.close()
     click.echo("database is at the newest revision")
+
+
+@contextmanager
+def _one_line_database_errors(runtime: Runtime) -> Iterator[None]:
+    """A database that refuses us at start (a wrong password, no such database) is one line
+    naming it (never its password), not a page of traceback."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise session.database_error(runtime.engine, exc, runtime.settings) from None
 
 
 def _warn_about_missing_secrets(settings: Settings) -> None:
@@ -110,10 +125,11 @@ def serve(host: str, port: int) -> None:
     settings = boot.start()
     runtime = Runtime(settings)
     try:
-        migrations.upgrade(runtime.engine)
-        _warn_about_missing_secrets(settings)
-        if settings.embedded:
-            runtime.start_embedded()
+        with _one_line_database_errors(runtime):
+            migrations.upgrade(runtime.engine)
+            _warn_about_missing_secrets(settings)
+            if settings.embedded:
+                runtime.start_embedded()
         _run_http(runtime, host, port)
     finally:
         runtime.close()
@@ -252,12 +268,14 @@ def dev(host: str, port: int) -> None:
             migrations.upgrade(runtime.engine)
             runtime.start_embedded()
             secret = "(yours)" if "webhook_secret_token" in explicit else devtools.DEV_SECRET
+            database = runtime.engine.url.render_as_string(hide_password=True)
             click.echo(
-                f"\nzoomhooks dev: fake Zoom at {fake.base_url}, database "
-                f"{runtime.engine.url.render_as_string(hide_password=True)}\n"
+                f"\nzoomhooks dev: fake Zoom at {fake.base_url}, database {database}\n"
                 f"In another terminal, end the sample webinar and watch the tables fill:\n"
                 f"  zoomhooks send webinar.ended --url http://{host}:{port}/webhooks/zoom "
                 f"--secret {secret}\n"
+                f"The ops commands read DATABASE_URL; point them at this database:\n"
+                f"  DATABASE_URL={database} zoomhooks stats\n"
             )
             _run_http(runtime, host, port)
         finally:

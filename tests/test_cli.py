@@ -112,3 +112,26 @@ def test_web_and_worker_processes_on_a_real_broker(
         assert worker.wait(30) == 0  # SIGTERM: a graceful stop
         log.close()
         web.stop()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("command", ["serve", "migrate"])
+def test_a_refused_database_login_is_one_line(
+    command: str, postgres_url: str, tmp_path: Path
+) -> None:
+    """Not a page of traceback: one line naming the database, never its password."""
+    wrong = postgres_url.replace("postgres@", "nobody-zoomhooks:hunter2-wrong@", 1)
+    assert wrong != postgres_url
+    done = subprocess.run(
+        [str(ZOOMHOOKS), command, "--port", str(free_port())][: 2 if command == "migrate" else 4],
+        env=process_env(env_for(wrong)),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error: database error on")]
+    assert len(errors) == 1 and "nobody-zoomhooks:***@" in errors[0], done.stderr
+    assert "Traceback" not in done.stderr and "hunter2-wrong" not in done.stderr
