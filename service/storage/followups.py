@@ -219,11 +219,12 @@ class Followups:
         with self.engine.begin() as conn:
             return self.leases.release_all(conn)
 
-    def counts(self) -> dict[tuple[str, str], int]:
+    def counts(self, ids: Sequence[int] | None = None) -> dict[tuple[str, str], int]:
+        """Jobs by (resource, status): all of them, or those of `ids`."""
+        c = followups.c
+        query = select(c.resource, c.status, func.count()).group_by(c.resource, c.status)
+        if ids is not None:
+            query = query.where(c.id.in_(ids))
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(followups.c.resource, followups.c.status, func.count()).group_by(
-                    followups.c.resource, followups.c.status
-                )
-            ).all()
+            rows = conn.execute(query).all()
         return {(str(r[0]), str(r[1])): int(r[2]) for r in rows}

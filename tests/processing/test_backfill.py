@@ -14,6 +14,7 @@ from service.cli import main
 from service.devtools.fakezoom import (
     DEFAULT_ACCOUNT_ID,
     FakeZoom,
+    FaultKind,
     RunningFake,
     running,
 )
@@ -68,6 +69,29 @@ def test_backfill_by_number_fills_every_past_instance(
     )
     assert again.exit_code == 0, again.output
     assert "no new follow-up jobs" in again.output  # a rerun finds the jobs it made
+
+
+def test_a_backfill_whose_jobs_failed_exits_1_and_counts_only_its_own_jobs(
+    make_runtime: MakeRuntime, zoom_settings: dict[str, Any], fake_zoom: RunningFake
+) -> None:
+    runtime = make_runtime(**zoom_settings)
+    other = fake_zoom.fake.world.add_webinar(WEBINAR_ID + 1, participants=3)
+    env = cli_env(runtime, zoom_settings)
+    assert CliRunner().invoke(main, ["backfill", "webinar", other.uuid], env=env).exit_code == 0
+    inst = fake_zoom.fake.world.add_webinar(WEBINAR_ID, participants=5)
+    fake_zoom.fake.faults.add(
+        kind=FaultKind.ERROR,
+        path="/v2/past_webinars/*/participants",
+        count=None,
+        status=400,
+        code=4711,
+        message="Invalid access token, does not contain scopes:[report:read:admin].",
+    )
+    result = CliRunner().invoke(main, ["backfill", "webinar", inst.uuid], env=env)
+    assert result.exit_code == 1, result.output
+    assert "1 failed" in result.output
+    # Its own four jobs, not the other webinar's done ones as well.
+    assert "participants failed 1" in result.output and "participants done" not in result.output
 
 
 def test_reconcile_finds_and_fills_a_gap(

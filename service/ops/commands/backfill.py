@@ -34,13 +34,20 @@ def _run_jobs(runtime: Runtime, job_ids: list[int], *, enqueue: bool) -> None:
             if runtime.runner.run(job_id) is not None:
                 later += 1
             progress.advance(task)
-    counts = runtime.followups.counts()
+    counts = runtime.followups.counts(job_ids)
     click.echo(
-        "follow-ups now: "
+        "these follow-ups now: "
         + ", ".join(f"{resource} {status} {n}" for (resource, status), n in sorted(counts.items()))
     )
     if later:
         click.echo(f"{later} must wait (Zoom not ready or rate limited); the sweeper retries them")
+    failed = sum(n for (_, status), n in counts.items() if status == "failed")
+    if failed:
+        # A script or an operator must not take a failed backfill for a done one.
+        click.echo(
+            f"{failed} failed: see `zoomhooks followups list --status failed` for why", err=True
+        )
+        raise SystemExit(1)
 
 
 kind_argument = click.argument("kind", type=click.Choice(["webinar", "meeting"]))
