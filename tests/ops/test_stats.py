@@ -109,3 +109,17 @@ def test_stats_of_an_empty_inbox(cli: Cli, runtime: Runtime) -> None:
     assert "no backlog" in text
     assert "failed events: none" in text
     assert "oldest due follow-up: none" in text
+
+
+def test_stats_name_why_follow_ups_failed(cli: Cli, runtime: Runtime) -> None:
+    processed(runtime, "webinar.ended", ended("W=="))
+    jobs = job_ids(runtime)
+    scope = "Zoom 4711: missing scope report:read:admin"
+    for resource in ("participants", "absentees"):
+        set_followup(runtime, jobs[resource], status="failed", last_error=scope)
+    set_followup(runtime, jobs["qa"], status="failed", last_error="gave up after 10 attempts")
+    found = cli.json(stats)["followups"]["failures"]
+    assert found[0] == {"prefix": scope, "count": 2}
+    assert {"prefix": "gave up after 10 attempts", "count": 1} in found
+    shown = cli(stats).stdout
+    assert "failed follow-ups: most common causes" in shown and "report:read:admin" in shown

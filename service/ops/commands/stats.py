@@ -82,6 +82,7 @@ def as_dict(s: Stats) -> dict[str, Any]:
         "followups": {
             "by_resource": s.followups,
             "oldest_due": s.oldest_due_followup,
+            "failures": [{"prefix": f.prefix, "count": f.count} for f in s.followup_failures],
         },
     }
 
@@ -157,6 +158,19 @@ def render(s: Stats) -> list[Any]:
                 f"oldest due follow-up: {due['id']} ({due['resource']} of {due['instance_uuid']}, "
                 f"attempts {due['attempts']}), {when}",
                 style="yellow",
+            )
+        )
+    if s.followup_failures:
+        shown.append(
+            output.table(
+                ("jobs", f"last_error (first {ERROR_PREFIX} characters)"),
+                (
+                    (str(f.count), one_line(f.prefix, ERROR_PREFIX + 1) or "(no error recorded)")
+                    for f in s.followup_failures
+                ),
+                title="failed follow-ups: most common causes "
+                "(`zoomhooks followups list --status failed` for all of it)",
+                styles={"jobs": "red"},
             )
         )
     return shown

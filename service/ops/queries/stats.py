@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, case, func, literal_column, select
+from sqlalchemy import Connection, Table, case, func, literal_column, select
 
 from service.storage.models import (
     FOLLOWUP_STATUSES,
@@ -43,6 +43,7 @@ class Stats:
     oldest_unfinished: dict[str, Any] | None
     failures: list[Failure] = field(default_factory=list)
     followups: dict[str, dict[str, int]] = field(default_factory=dict)
+    followup_failures: list[Failure] = field(default_factory=list)
     oldest_due_followup: dict[str, Any] | None = None
     #: account → category → Zoom API calls today (UTC).
     zoom_today: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -86,9 +87,12 @@ def oldest_unfinished(conn: Connection, *, now: datetime) -> dict[str, Any] | No
     return {**row, "age_seconds": (now - row["received_at"]).total_seconds()}
 
 
-def failures(conn: Connection, *, top: int = TOP_FAILURES) -> list[Failure]:
-    """`failed` rows grouped by the start of their `last_error`, largest groups first."""
-    c = webhook_events.c
+def failures(
+    conn: Connection, *, table: Table = webhook_events, top: int = TOP_FAILURES
+) -> list[Failure]:
+    """`failed` rows of the inbox (or the follow-ups) grouped by the start of their
+    `last_error`, largest groups first."""
+    c = table.c
     # Literal arguments: bound ones would differ between SELECT and GROUP BY on PostgreSQL.
     prefix = func.substr(c.last_error, literal_column("1"), literal_column(str(ERROR_PREFIX)))
     count = func.count()
@@ -153,6 +157,7 @@ def collect(conn: Connection, *, now: datetime) -> Stats:
         oldest_unfinished=oldest_unfinished(conn, now=now),
         failures=failures(conn),
         followups=followup_counts(conn),
+        followup_failures=failures(conn, table=followups),
         oldest_due_followup=oldest_due_followup(conn, now=now),
         zoom_today=zoom_calls(conn, day=now.date()),
     )
