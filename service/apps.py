@@ -28,6 +28,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .actions import Actions, ActionsConfigError
+from .actions import parse as parse_actions
+
 #: The app that the environment variables describe, served at the bare webhook path.
 DEFAULT_APP = "default"
 WEBHOOK_PATH = "/webhooks/zoom"
@@ -39,6 +42,7 @@ _APP_KEYS = {
     "client_id",
     "client_secret",
     "client_secret_env",
+    "actions",
 }
 _ACCOUNT_KEYS = {"plan", "share", "daily_cap"}
 #: Zoom's plans as far as rate limits go (see `service.governor.plans`), with aliases.
@@ -104,6 +108,8 @@ class App:
     account_id: str | None
     secrets: tuple[bytes, ...] = field(repr=False)
     credentials: Credentials | None = None
+    #: Write-side actions (see `service.actions`); None: the app only reads.
+    actions: Actions | None = None
 
     @property
     def path(self) -> str:
@@ -276,7 +282,27 @@ def _app(name: str, table: Mapping[str, Any], where: str, environ: Mapping[str, 
                 "(or client_secret_env) together"
             )
         credentials = Credentials(account_id, client_id, client_secret)
-    return App(name=name, account_id=account_id, secrets=secrets, credentials=credentials)
+    actions = None
+    if "actions" in table:
+        raw = table["actions"]
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where}: actions must be a table, like [apps.{name}.actions]")
+        try:
+            actions = parse_actions(raw)
+        except ActionsConfigError as exc:
+            raise ConfigError(f"{where[:-1]}.actions]: {exc}") from None
+        if credentials is None and not actions.dry_run:
+            raise ConfigError(
+                f"{where[:-1]}.actions]: actions call Zoom, so the app needs account_id, "
+                "client_id and client_secret (or client_secret_env), or dry_run = true"
+            )
+    return App(
+        name=name,
+        account_id=account_id,
+        secrets=secrets,
+        credentials=credentials,
+        actions=actions,
+    )
 
 
 def _limits(table: Mapping[str, Any], where: str, default: Limits) -> Limits:
