@@ -193,6 +193,36 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     PAST_MEETING_INSTANCES,
 )
 
+# Write-side actions (service.actions); scopes and rate labels from the 2023-10 spec's
+# webinarRegistrantStatus and meetingUpdate; granular scope names from developers.zoom.us (the
+# 2023-10 spec predates them). Not in ENDPOINTS, which lists the GETs.
+UPDATE_WEBINAR_REGISTRANT_STATUS = Endpoint(
+    name="update_webinar_registrant_status",
+    template="/webinars/{webinarId}/registrants/status",
+    id_param="webinarId",
+    records_key=None,
+    paginated=False,
+    query=("occurrence_id",),
+    scopes=("webinar:write:admin", "webinar:write"),
+    granular_scopes=("webinar:update:registrant_status:admin",),
+    rate_limit=RateLimitCategory.MEDIUM,
+    numeric_id_only=True,
+)
+UPDATE_MEETING = Endpoint(
+    name="update_meeting",
+    template="/meetings/{meetingId}",
+    id_param="meetingId",
+    records_key=None,
+    paginated=False,
+    query=("occurrence_id",),
+    scopes=("meeting:write:admin", "meeting:write"),
+    granular_scopes=("meeting:update:meeting:admin",),
+    # LIGHT per the spec; Zoom also caps updates of one meeting at 100 a day.
+    rate_limit=RateLimitCategory.LIGHT,
+    numeric_id_only=True,
+)
+WRITE_ENDPOINTS: tuple[Endpoint, ...] = (UPDATE_WEBINAR_REGISTRANT_STATUS, UPDATE_MEETING)
+
 
 def build_request(
     endpoint: Endpoint,

@@ -192,3 +192,67 @@ def classify(
         message=message,
     )
     return Classification(rule.outcome, rule, advice, missing)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionFix:
+    """The exact fix for a permission error of a write-side action, as data."""
+
+    #: Zoom's body `code`; None matches any.
+    code: int | None
+    #: Regular expression searched (case-insensitive) in Zoom's message; None matches any.
+    pattern: str | None
+    #: Fields: {actor} (the user the app acts as), {target} (the user acted for), {message},
+    #: {missing} (scopes Zoom named), {scopes} (what the endpoint needs).
+    fix: str
+
+
+# Zoom: "You cannot schedule a meeting for <user>" (devforum.zoom.us/t/129457); scheduling
+# privilege is granted by the user scheduled for (web portal: Settings > Meeting > Other >
+# Schedule Privilege), or replaced by an admin role with Meetings "Edit" for all users.
+# fmt: off
+ACTION_FIXES: tuple[ActionFix, ...] = (
+    ActionFix(3000, r"schedul",
+              "Zoom refused to schedule for {target} (3000 {message!r}): {actor} lacks the "
+              "scheduling privilege for {target}. Fix: sign in to the Zoom web portal as {target}, "
+              "Settings > Meeting > Other > Schedule Privilege, and add {actor}; or give {actor} "
+              "a role with Meetings 'Edit' for all users (Admin > User Management > Roles). "
+              "No OAuth scope fixes this."),
+    ActionFix(None, r"does not contain scopes",
+              "The app lacks a scope (Zoom: {message!r}). Grant {missing} in the Zoom App "
+              "Marketplace (Manage > the app > Scopes); this call needs {scopes}. Tokens issued "
+              "before the change keep the old scopes for up to an hour."),
+    ActionFix(4711, None,
+              "The app lacks a scope (4711 {message!r}). Grant {missing} in the Zoom App "
+              "Marketplace (Manage > the app > Scopes); this call needs {scopes}."),
+    ActionFix(3003, None,
+              "Zoom says {actor} is not the host and may not change it (3003 {message!r}). Fix: "
+              "give {actor} a role with Meetings/Webinars 'Edit' for all users (Admin > User "
+              "Management > Roles), or make {actor} an alternative host of {target}."),
+)
+# fmt: on
+
+
+def action_fix(
+    code: int | None,
+    message: str,
+    *,
+    actor: str,
+    target: str,
+    endpoint: Endpoint | None = None,
+) -> str | None:
+    """The exact fix for an action's permission error, naming both users; None: not one."""
+    for entry in ACTION_FIXES:
+        if entry.code is not None and code != entry.code:
+            continue
+        if entry.pattern is not None and not re.search(entry.pattern, message, re.IGNORECASE):
+            continue
+        missing = missing_scopes(message)
+        return entry.fix.format(
+            actor=actor,
+            target=target,
+            message=message,
+            missing=", ".join(missing) if missing else "the scope the message names",
+            scopes=endpoint.required_scopes() if endpoint else "its scopes",
+        )
+    return None

@@ -6,8 +6,13 @@ from typing import Any
 
 import pytest
 
-from service.zoom.endpoints import ENDPOINTS, PAST_WEBINAR_ABSENTEES, PAST_WEBINAR_PARTICIPANTS
-from service.zoom.errors import RULES, Outcome, classify, missing_scopes
+from service.zoom.endpoints import (
+    ENDPOINTS,
+    PAST_WEBINAR_ABSENTEES,
+    PAST_WEBINAR_PARTICIPANTS,
+    UPDATE_MEETING,
+)
+from service.zoom.errors import RULES, Outcome, action_fix, classify, missing_scopes
 from service.zoom.exceptions import RateLimited, ZoomAPIError
 
 FIXTURES: list[dict[str, Any]] = json.loads(
@@ -116,3 +121,44 @@ def test_rate_limited_is_an_api_error_with_its_delay() -> None:
     assert error.outcome is Outcome.RATE_LIMITED
     assert (error.retry_after_seconds, error.category, error.daily) == (12.0, "Medium", False)
     assert "retry after 12s" in str(error)
+
+
+def test_schedule_for_refusal_names_both_users_and_where_to_grant() -> None:
+    message = "You cannot schedule a meeting for events@example.com."
+    found = classify(400, 3000, message, endpoint=UPDATE_MEETING)
+    assert found.outcome is Outcome.PERMISSION
+    fix = action_fix(3000, message, actor="admin@example.com", target="events@example.com")
+    assert fix is not None
+    assert "admin@example.com lacks the scheduling privilege for events@example.com" in fix
+    assert "sign in to the Zoom web portal as events@example.com" in fix
+    assert "Schedule Privilege, and add admin@example.com" in fix
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "wanted"),
+    [
+        (
+            4711,
+            "Invalid access token, does not contain scopes:[meeting:update:meeting:admin].",
+            "Grant meeting:update:meeting:admin in the Zoom App Marketplace",
+        ),
+        (4711, "Invalid access token.", "this call needs meeting:update:meeting:admin"),
+        (
+            104,
+            "Invalid access token, does not contain scopes:[meeting:write:admin]",
+            "Grant meeting:write:admin",
+        ),
+        (3003, "Not meeting host.", "give admin@example.com a role with Meetings/Webinars"),
+    ],
+)
+def test_scope_and_role_refusals_name_what_to_grant(code: int, message: str, wanted: str) -> None:
+    assert classify(400, code, message, endpoint=UPDATE_MEETING).outcome is Outcome.PERMISSION
+    fix = action_fix(
+        code, message, actor="admin@example.com", target="meeting 1", endpoint=UPDATE_MEETING
+    )
+    assert fix is not None and wanted in fix
+
+
+def test_other_errors_have_no_action_fix() -> None:
+    assert action_fix(3001, "Webinar not found", actor="a", target="b") is None
+    assert action_fix(None, "", actor="a", target="b") is None

@@ -11,9 +11,14 @@ from urllib.parse import unquote
 
 import pytest
 
+from service import actions
+from service.devtools.fakezoom.schema import validate
 from service.zoom.endpoints import (
     DEFAULT_PAGE_SIZE,
     ENDPOINTS,
+    UPDATE_MEETING,
+    UPDATE_WEBINAR_REGISTRANT_STATUS,
+    WRITE_ENDPOINTS,
     Endpoint,
     build_request,
 )
@@ -164,3 +169,54 @@ def test_misuse_is_refused() -> None:
     qa = next(e for e in ENDPOINTS if not e.paginated)
     with pytest.raises(ValueError, match="not paginated"):
         build_request(qa, 1, page_size=30)
+
+
+WRITES = {UPDATE_WEBINAR_REGISTRANT_STATUS.name: "put", UPDATE_MEETING.name: "patch"}
+
+
+@pytest.mark.parametrize("endpoint", WRITE_ENDPOINTS, ids=lambda e: e.name)
+def test_write_endpoints_match_the_spec(endpoint: Endpoint) -> None:
+    if not SHARED_SPEC.exists():
+        pytest.skip("the shared OpenAPI document is not available")
+    found = spec()["paths"][endpoint.template][WRITES[endpoint.name]]
+    declared = {p["name"]: p for p in found["parameters"]}
+    assert declared[endpoint.id_param]["schema"]["type"] == "integer"
+    assert endpoint.numeric_id_only
+    assert set(endpoint.query) == {n for n, p in declared.items() if p["in"] == "query"}
+    oauth = {scope for entry in found["security"] for scope in entry.get("openapi_oauth", [])}
+    assert set(endpoint.scopes) == oauth
+    label = re.search(r"Rate Limit Label[^`]*`([^`]+)`", found["description"])
+    assert label is not None and RateLimitCategory.parse(label.group(1)) is endpoint.rate_limit
+    assert "204" in found["responses"]
+
+
+def test_planned_action_bodies_validate_against_the_spec() -> None:
+    if not SHARED_SPEC.exists():
+        pytest.skip("the shared OpenAPI document is not available")
+    rules = actions.Actions(
+        registrants=actions.RegistrantRule(("example.com",), (), actions.Otherwise.DENY),
+        meeting_host=actions.MeetingHostRule("events@example.com"),
+    )
+    registrant = {"id": "r1", "email": "a@example.com", "status": "pending"}
+    planned = [
+        *actions.plan(
+            rules, actions.REGISTRATION_CREATED, {"object": {"id": 9, "registrant": registrant}}
+        ),
+        *actions.plan(
+            rules,
+            actions.REGISTRATION_CREATED,
+            {"object": {"id": 9, "registrant": {**registrant, "email": "b@x.example"}}},
+        ),
+        *actions.plan(rules, actions.MEETING_CREATED, {"object": {"id": 8, "host_id": "h"}}),
+    ]
+    assert len(planned) == 3
+    for step in planned:
+        template = (
+            "/webinars/{webinarId}/registrants/status"
+            if "registrants" in step.path
+            else "/meetings/{meetingId}"
+        )
+        operation_ = spec()["paths"][template][step.method.lower()]
+        schema = operation_["requestBody"]["content"]["application/json"]["schema"]
+        assert validate(schema, dict(step.body)) == [], step
+        assert template_regex(template).match(step.path)
