@@ -338,3 +338,41 @@ zoom_rate_state = Table(
     Column("state", Text, nullable=False, comment="the governor's record, JSON"),
     Column("expires_at", Float, nullable=False, comment="epoch seconds; then it may be dropped"),
 )
+
+# Write-side actions (service.actions): one audit row per action, which is also its job.
+ACTION_STATUSES = ("pending", "running", "done", "dry_run", "failed")
+
+actions = Table(
+    "actions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("app", String(64), nullable=False, comment="the app whose rule asked for it"),
+    Column("account_id", String(64), nullable=True),
+    Column("inbox_id", BigInteger, nullable=False, comment="webhook_events.id that triggered it"),
+    Column("kind", String(32), nullable=False, comment="registrant.approve, meeting.schedule_for…"),
+    Column("target", Text, nullable=False, comment="what it acts on, for people"),
+    Column("method", String(8), nullable=False),
+    Column("path", Text, nullable=False, comment="below the API base URL"),
+    Column("request", Text, nullable=False, comment="the JSON body sent (or that would be)"),
+    Column("dry_run", Boolean, nullable=False),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("zoom_status", Integer, nullable=True, comment="Zoom's HTTP status"),
+    Column("zoom_code", Integer, nullable=True, comment="Zoom's error code"),
+    Column("zoom_message", Text, nullable=True),
+    Column("fix", Text, nullable=True, comment="what an operator must do, for a refusal"),
+    Column("zm_trackingid", String(200), nullable=True),
+    Column("requested_by", String(200), nullable=False, comment="the rule, or ops:<user>"),
+    Column("reason", Text, nullable=True, comment="why the rule asked"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("claimed_by", String(100), nullable=True, comment="host:pid of the last worker"),
+    *_lease(),
+    UniqueConstraint("inbox_id", "kind"),
+    CheckConstraint("status IN ('pending', 'running', 'done', 'dry_run', 'failed')", name="status"),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "status", "lease_until"),
+    Index(None, "app", "created_at"),
+)

@@ -117,6 +117,20 @@ class ZoomClient:
         """One call to a non-paginated endpoint."""
         return self._call(build_request(endpoint, resource_id, query=query))
 
+    def write(
+        self,
+        endpoint: Endpoint,
+        resource_id: int | str,
+        method: str,
+        body: Mapping[str, Any],
+    ) -> ZoomResponse:
+        """One write (PUT/PATCH) with a JSON body; Zoom answers 204 and no body on success.
+
+        Only idempotent writes belong here: the transport retries a 5xx, and a job may run
+        again after a crash between Zoom's answer and the audit row's update.
+        """
+        return self._call(build_request(endpoint, resource_id), method=method, body=body)
+
     def pages(
         self,
         endpoint: Endpoint,
@@ -190,25 +204,34 @@ class ZoomClient:
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _call(self, spec: RequestSpec) -> ZoomResponse:
+    def _call(
+        self,
+        spec: RequestSpec,
+        *,
+        method: str = "GET",
+        body: Mapping[str, Any] | None = None,
+    ) -> ZoomResponse:
         endpoint = spec.endpoint
         rejected: str | None = None
         waited_429 = 0.0
         while True:
             token = self._tokens.token(rejected=rejected)
             response = self._transport.send(
-                "GET",
+                method,
                 self.api_base_url + spec.path,
                 endpoint=endpoint.name,
                 params=spec.params,
                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
                 category=endpoint.rate_limit.value,
+                json=body,
             )
-            body = _json_object(response)
+            answer = _json_object(response)
             trace = tracking_id(response)
-            if response.is_success and body is not None and not _is_error_body(body):
-                return ZoomResponse(endpoint, response.status_code, body, trace)
-            code, message = _error_fields(body, response)
+            if response.status_code == 204 and method != "GET":
+                return ZoomResponse(endpoint, 204, {}, trace)
+            if response.is_success and answer is not None and not _is_error_body(answer):
+                return ZoomResponse(endpoint, response.status_code, answer, trace)
+            code, message = _error_fields(answer, response)
             if response.status_code == 429:
                 limited = self._rate_limited(response, endpoint, code, message)
                 if self._pacer is not None:

@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -138,6 +138,7 @@ class Transport:
         auth: httpx.Auth | None = None,
         timeout: httpx.Timeout | None = None,
         category: str = "",
+        json: Mapping[str, Any] | None = None,
     ) -> httpx.Response:
         """The first non-5xx response, or the last 5xx once the retries are spent.
 
@@ -154,6 +155,7 @@ class Transport:
                     url,
                     params=params,
                     headers=headers,
+                    json=json,
                     auth=auth or httpx.USE_CLIENT_DEFAULT,
                     timeout=timeout or httpx.USE_CLIENT_DEFAULT,
                 )
