@@ -246,6 +246,16 @@ def _plan_registrant(rule: RegistrantRule, obj: Mapping[str, Any]) -> list[Plann
     ]
 
 
+_HOST_IN_TARGET = re.compile(r"\(host (?P<host>[^)]+)\)$")
+
+
+def host_in_target(target: str) -> str | None:
+    """The meeting's host as `_plan_host` wrote it into the target, for error messages."""
+    found = _HOST_IN_TARGET.search(target)
+    host = found.group("host") if found else None
+    return host if host and host != "-" else None
+
+
 def _plan_host(rule: MeetingHostRule, obj: Mapping[str, Any]) -> list[Planned]:
     meeting_id = _numeric(obj.get("id"))
     if meeting_id is None:

@@ -6,7 +6,9 @@ Endpoints (paths as Zoom's: the OAuth host and the API host are the fake's one h
   HTTP Basic client credentials), parameters in the query string or a form body. Any account
   the fake knows (`FakeZoom.accounts`) can get tokens with its own app's credentials.
 - `GET /v2/past_webinars/{webinarId}/participants|absentees|qa|polls|instances` and
-  `GET /v2/past_meetings/{meetingId}[/participants|qa|polls|instances]`; other operations of the
+  `GET /v2/past_meetings/{meetingId}[/participants|qa|polls|instances]`,
+  `PUT /v2/webinars/{webinarId}/registrants/status` and `PATCH /v2/meetings/{meetingId}`
+  (`writes.py`, bodies validated against the spec); other operations of the
   spec answer 501, paths outside it 400 (see `spec.py`).
 - `/_fake/...` — the control API (`control.py`).
 
@@ -37,6 +39,7 @@ from .responses import TRACKING_ID_KEY, TrackingId, json_response
 from .spec import API_PREFIX, Match, Operation, Spec, SpecViolation
 from .tokens import DEFAULT_PAGE_TOKEN_TTL, DEFAULT_TOKEN_LIFETIME, AccessTokens, Clock, PageTokens
 from .world import World
+from .writes import Writes
 
 DEFAULT_CLIENT_ID = "fakezoom-client-id"
 DEFAULT_CLIENT_SECRET = "fakezoom-client-secret"  # noqa: S105 - a fixture, not a secret.
@@ -82,6 +85,7 @@ class FakeZoom:
         self.page_tokens = PageTokens(ttl=page_token_ttl, clock=clock)
         self.log = RequestLog()
         self.past_data = PastData(self.world, self.page_tokens)
+        self.writes = Writes(self.spec)
         self.app = self._build_app()
 
     # -- what tests read and drive ------------------------------------------------------------
@@ -204,7 +208,8 @@ class FakeZoom:
         op = match.operation
         headers = {"X-RateLimit-Category": op.category}
         handler = self.past_data.handler(op.operation_id)
-        if handler is None:
+        write = self.writes.handler(op.operation_id)
+        if handler is None and write is None:
             message = f"fakezoom: {op.method} {op.template} ({op.operation_id}) is not implemented"
             body = {"code": errors.NOT_IMPLEMENTED_CODE, "message": message}
             self._record(request, at, 501, body, match, account_id=account_id)
@@ -240,8 +245,21 @@ class FakeZoom:
                 fault=fault.kind.value,
             )
             return json_response(out.status, out.body, headers | out.headers)
-        status, body = handler(match)
         slow = "slow" if selection.delay else None
+        if write is not None:
+            sent, invalid = self.writes.check_body(op.operation_id, await request.body())
+            if invalid is not None:
+                self._record(request, at, 400, invalid, match, account_id=account_id)
+                return json_response(400, invalid, headers)
+            status, answer = write(match, sent)
+            self._record(
+                request, at, status, answer or {}, match, account_id=account_id, fault=slow
+            )
+            if answer is None:
+                return Response(status_code=status, headers=headers)
+            return json_response(status, answer, headers)
+        assert handler is not None
+        status, body = handler(match)
         self._record(request, at, status, body, match, account_id=account_id, fault=slow)
         return json_response(status, body, headers)
 

@@ -142,6 +142,22 @@ class Faults:
     ) -> Fault:
         return self.add(kind=FaultKind.PERMISSION, path=path, count=count, code=code, **kw)
 
+    def schedule_for_refused(
+        self, user: str, path: str = "/v2/meetings/*", count: int | None = 1, **kw: Any
+    ) -> Fault:
+        """Zoom's 400 code 3000 when the host may not schedule for `user` (no scheduling
+        privilege between them), as devforum.zoom.us/t/129457 shows it."""
+        message = f"You cannot schedule a meeting for {user}."
+        return self.add(
+            kind=FaultKind.ERROR,
+            path=path,
+            count=count,
+            status=400,
+            code=3000,
+            message=message,
+            **kw,
+        )
+
     def too_old(self, path: str = DEFAULT_FAULT_PATH, count: int | None = 1, **kw: Any) -> Fault:
         return self.add(kind=FaultKind.TOO_OLD, path=path, count=count, **kw)
 
