@@ -13,6 +13,7 @@ from service.apps import DEFAULT_APP, Credentials
 from service.config import Settings, parse_database_url
 from service.governor import Governor, MemoryStateStore, StateStore, budget_for
 from service.governor.redis import RedisStateStore
+from service.processing.actions import ActionHandlers, ActionRunner
 from service.processing.backfill import Backfiller
 from service.processing.followup import FollowupRunner
 from service.processing.ingest import InboxWriter, Ingestor
@@ -24,6 +25,7 @@ from service.queue.purger import Purger
 from service.queue.sweeper import Sweeper
 from service.queue.worker import Workers
 from service.storage import db
+from service.storage.actions import ActionJobs
 from service.storage.followups import Followups
 from service.storage.gauges import DatabaseCollector
 from service.storage.heartbeat import Heartbeat
@@ -45,7 +47,10 @@ class Runtime:
         lease = timedelta(seconds=settings.lease_seconds)
         self.inbox = Inbox(self.engine, lease=lease, write_engine=self._write_engine(settings))
         self.followups = Followups(self.engine, lease=lease)
-        self.heartbeat = Heartbeat(self.engine, [self.inbox.leases, self.followups.leases])
+        self.actions = ActionJobs(self.engine, lease=lease)
+        self.heartbeat = Heartbeat(
+            self.engine, [self.inbox.leases, self.followups.leases, self.actions.leases]
+        )
         self.usage = UsageRecorder(self.engine)
         self.broker: dramatiq.Broker = broker.create(settings)
         self.liveness = Liveness()
@@ -60,14 +65,21 @@ class Runtime:
             max_attempts=settings.max_attempts,
             heartbeat=self.heartbeat,
         )
+        self.action_runner = ActionRunner(
+            self.actions,
+            self.zoom.for_account,
+            max_attempts=settings.max_attempts,
+            heartbeat=self.heartbeat,
+        )
         live = LiveHandlers(
             self.followups,
             self.schedule_followup,
             followup_delay=timedelta(seconds=settings.followup_delay_seconds),
         )
+        acting = ActionHandlers(settings.apps, self.actions, self.schedule_action)
         self.processor = Processor(
             self.inbox,
-            live.handlers(),
+            acting.wrap(live.handlers()),
             max_attempts=settings.max_attempts,
             heartbeat=self.heartbeat,
         )
@@ -76,6 +88,7 @@ class Runtime:
             self.broker,
             self.processor,
             self.runner,
+            self.action_runner,
             queue_prefix=settings.queue_prefix,
             # A longer wait is parked on the job row, where the sweeper finds it once due.
             max_message_delay=min(sweep_after, timedelta(seconds=actors.DEFAULT_MAX_MESSAGE_DELAY)),
@@ -94,6 +107,8 @@ class Runtime:
             sweep_after=sweep_after,
             interval_seconds=settings.sweep_interval_seconds,
             lease=lease,
+            actions=self.actions,
+            schedule_action=self.schedule_action,
         )
         self.purger = self._purger(settings)
         accounts = [credentials.account_id for credentials in settings.apps.credentials()]
@@ -219,6 +234,9 @@ class Runtime:
     def schedule_followup(self, followup_id: int, at: datetime) -> None:
         self.actors.schedule_followup(followup_id, at)
 
+    def schedule_action(self, action_id: int, at: datetime) -> None:
+        self.actors.schedule_action(action_id, at)
+
     def start_workers(self) -> None:
         self.heartbeat.start()
         self._workers = Workers(
@@ -238,7 +256,11 @@ class Runtime:
         among the follow-ups when this process starts was lost with the previous one: all of it
         is enqueued again.
         """
-        released = self.inbox.release_orphans() + self.followups.release_orphans()
+        released = (
+            self.inbox.release_orphans()
+            + self.followups.release_orphans()
+            + self.actions.release_orphans()
+        )
         self.start_workers()
         recovered = self.sweeper.sweep(everything=True)
         if released or recovered:

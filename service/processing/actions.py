@@ -8,17 +8,20 @@ operator must make (service.zoom.errors.ACTION_FIXES), naming the users involved
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from service import actions as rules
-from service.apps import NotBound
+from service.apps import Apps, NotBound
 from service.processing.followup import DEFAULT_TRANSIENT_BASE, DEFAULT_TRANSIENT_CAP, Later
-from service.storage.actions import ActionJob, ActionJobs, Answer
+from service.processing.handlers import Context, Handler
+from service.processing.handlers import Outcome as HandlerOutcome
+from service.storage.actions import ActionJob, ActionJobs, Answer, NewAction
 from service.storage.errors import describe
 from service.storage.heartbeat import Heartbeat
 from service.storage.lease import new_owner
@@ -161,3 +164,52 @@ def _actor(job: ActionJob) -> str:
         host = rules.host_in_target(job.target)
         return f"the meeting's host {host}" if host else "the meeting's host"
     return f"the user who created app {job.app!r}'s Server-to-Server OAuth app"
+
+
+#: Enqueue an action to run no earlier than the given time.
+ScheduleAction = Callable[[int, datetime], None]
+
+
+class ActionHandlers:
+    """Records the actions an event asks for under its app's rules, in the handler's
+    transaction, and enqueues them once it commits. Runs beside the live handlers."""
+
+    def __init__(self, apps: Apps, jobs: ActionJobs, schedule: ScheduleAction) -> None:
+        self.apps = apps
+        self.jobs = jobs
+        self.schedule = schedule
+
+    @property
+    def triggers(self) -> frozenset[str]:
+        found: set[str] = set()
+        for app in self.apps.apps.values():
+            if app.actions is not None:
+                found |= app.actions.triggers
+        return frozenset(found)
+
+    def wrap(self, handlers: Mapping[str, Handler]) -> dict[str, Handler]:
+        """`handlers` with the action triggers added (after the live handler, if any)."""
+        table = dict(handlers)
+        for name in self.triggers:
+            table[name] = functools.partial(self._handle, handlers.get(name))
+        return table
+
+    def _handle(self, live: Handler | None, ctx: Context) -> HandlerOutcome:
+        outcome: HandlerOutcome = live(ctx) if live is not None else "ignored"
+        app = self.apps.get(ctx.app) if ctx.app is not None else None
+        if app is None or app.actions is None:
+            return outcome
+        planned = rules.plan(app.actions, ctx.event.name, ctx.event.payload)
+        created = self.jobs.create(
+            ctx.conn,
+            [NewAction(p.kind, p.target, p.method, p.path, p.body, p.reason) for p in planned],
+            app=app.name,
+            account_id=ctx.event.account_id,
+            inbox_id=ctx.inbox_id,
+            dry_run=app.actions.dry_run,
+            requested_by=f"rule:{app.name}",
+        )
+        now = utcnow()
+        for action_id in created:
+            ctx.after_commit.append(functools.partial(self.schedule, action_id, now))
+        return "done" if planned else outcome

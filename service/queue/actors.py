@@ -11,7 +11,8 @@ from typing import Any
 
 import dramatiq
 
-from service.processing.followup import FollowupRunner
+from service.processing.actions import ActionRunner
+from service.processing.followup import FollowupRunner, Later
 from service.processing.process import Processor, RetryLater
 from service.storage.types import utcnow
 
@@ -36,6 +37,7 @@ class Actors:
     process_webhook: dramatiq.Actor[[int], None]
     process_webhooks: dramatiq.Actor[[list[int]], None]
     run_followup: dramatiq.Actor[[int], None]
+    run_action: dramatiq.Actor[[int], None]
     max_message_delay: timedelta = timedelta(seconds=DEFAULT_MAX_MESSAGE_DELAY)
 
     @property
@@ -55,14 +57,19 @@ class Actors:
         A wait longer than `max_message_delay` sends nothing: the job row keeps its
         `next_attempt_at`, and the sweeper enqueues it when it is due.
         """
+        self._schedule(self.run_followup, followup_id, at)
+
+    def schedule_action(self, action_id: int, at: datetime) -> None:
+        """Enqueue a write-side action, like a follow-up job (same queue, same parking)."""
+        self._schedule(self.run_action, action_id, at)
+
+    def _schedule(self, actor: dramatiq.Actor[[int], None], job_id: int, at: datetime) -> None:
         delay = at - utcnow()
         if delay > self.max_message_delay:
-            log.debug("followup %s parked until %s", followup_id, at)
+            log.debug("%s %s parked until %s", actor.actor_name, job_id, at)
             return
         delay_ms = int(delay.total_seconds() * 1000)
-        self.run_followup.send_with_options(
-            args=(followup_id,), delay=delay_ms if delay_ms > 0 else None
-        )
+        actor.send_with_options(args=(job_id,), delay=delay_ms if delay_ms > 0 else None)
 
 
 def retry_delay_ms(attempts: int, rng: random.Random) -> int:
@@ -75,6 +82,7 @@ def declare(
     broker: dramatiq.Broker,
     processor: Processor,
     runner: FollowupRunner,
+    action_runner: ActionRunner,
     *,
     queue_prefix: str,
     max_message_delay: timedelta = timedelta(seconds=DEFAULT_MAX_MESSAGE_DELAY),
@@ -130,10 +138,26 @@ def declare(
         # crashes in between (database down at claim time), which the job sweeper also covers.
         options={**options, "max_retries": runner.max_attempts},
     )
+
+    def run_action(action_id: int) -> None:
+        later: Later | None = action_runner.run(action_id)
+        if later is not None:
+            actors.schedule_action(action_id, later.at)
+
+    action_actor: dramatiq.Actor[[int], None] = dramatiq.Actor(
+        run_action,
+        broker=broker,
+        actor_name="run_action",
+        # Actions are rare and short: they share the follow-ups' queue and workers.
+        queue_name=f"{queue_prefix}.{FOLLOWUP_QUEUE}",
+        priority=0,
+        options={**options, "max_retries": action_runner.max_attempts},
+    )
     actors = Actors(
         process_webhook=actor,
         process_webhooks=batch_actor,
         run_followup=followup_actor,
+        run_action=action_actor,
         max_message_delay=max_message_delay,
     )
     return actors

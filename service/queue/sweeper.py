@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from service.periodic import Periodic
+from service.storage.actions import ActionJobs
 from service.storage.followups import Followups
 from service.storage.inbox import Inbox
 from service.storage.types import utcnow
@@ -28,6 +29,8 @@ class Sweeper(Periodic):
         sweep_after: timedelta,
         interval_seconds: float,
         lease: timedelta | None = None,
+        actions: ActionJobs | None = None,
+        schedule_action: Callable[[int, datetime], None] | None = None,
     ) -> None:
         """Rounds come every `interval_seconds`, and at least every third of `lease`, so a
         row held by a worker killed with -9 is taken back soon after its lease runs out."""
@@ -35,6 +38,8 @@ class Sweeper(Periodic):
         self.enqueue = enqueue
         self.followups = followups
         self.schedule_followup = schedule_followup
+        self.actions = actions
+        self.schedule_action = schedule_action
         self.sweep_after = sweep_after
         if lease is not None:
             interval_seconds = min(interval_seconds, lease.total_seconds() / 3)
@@ -58,8 +63,13 @@ class Sweeper(Periodic):
             for job_id, at in due:
                 self.schedule_followup(job_id, at or now)
             jobs += len(due)
+        if self.actions is not None and self.schedule_action is not None:
+            while due := self.actions.sweep(due_before=received_before, any_schedule=everything):
+                for action_id, at in due:
+                    self.schedule_action(action_id, at or now)
+                jobs += len(due)
         if total or jobs:
-            log.info("sweeper re-enqueued %s inbox rows and %s follow-ups", total, jobs)
+            log.info("sweeper re-enqueued %s inbox rows and %s follow-ups and actions", total, jobs)
         return total + jobs
 
     def tick(self) -> int:

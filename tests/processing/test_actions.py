@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,8 @@ from service.storage.actions import ActionJobs, NewAction
 from service.storage.models import actions
 from service.zoom import RetryPolicy, ZoomAPIError, ZoomClient
 from service.zoom.endpoints import UPDATE_WEBINAR_REGISTRANT_STATUS
+from tests.conftest import MakeRuntime
+from tests.support import event_body, signed_headers, wait_until
 
 WEBINAR_ID = 81234567890
 MEETING_ID = 86431910364
@@ -227,3 +230,78 @@ def test_a_body_outside_the_spec_is_refused_by_the_fake(
 def due_now(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(update(actions).values(next_attempt_at=datetime.now(UTC)))
+
+
+APP_CONFIG = f"""
+[apps.marketing]
+account_id = "{DEFAULT_ACCOUNT_ID}"
+secret_tokens = ["mkt-secret"]
+client_id = "{DEFAULT_CLIENT_ID}"
+client_secret = "{DEFAULT_CLIENT_SECRET}"
+
+[apps.marketing.actions.registrants]
+allow_domains = ["example.com"]
+otherwise = "deny"
+
+[apps.marketing.actions.meeting_host]
+schedule_for = "events@example.com"
+"""
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["live", "dry_run"])
+def test_signed_webhooks_trigger_the_configured_actions_end_to_end(
+    make_runtime: MakeRuntime,
+    fake_zoom: RunningFake,
+    database_url: str,
+    tmp_path: Path,
+    dry_run: bool,
+) -> None:
+    config = tmp_path / "zoomhooks.toml"
+    text = APP_CONFIG
+    if dry_run:
+        text = text.replace(
+            "[apps.marketing.actions.registrants]",
+            "[apps.marketing.actions]\ndry_run = true\n\n[apps.marketing.actions.registrants]",
+        )
+    config.write_text(text)
+    runtime = make_runtime(
+        database_url=database_url,
+        config_file=str(config),
+        webhook_secret_token=None,
+        zoom_api_base_url=fake_zoom.api_url,
+        zoom_oauth_url=fake_zoom.oauth_url,
+    )
+    runtime.start_workers()
+    ingestor = runtime.ingestors["marketing"]
+    registrant = {"id": "r9", "email": "x@elsewhere.example", "status": "approved"}
+    bodies = [
+        event_body(
+            rules.REGISTRATION_CREATED,
+            {"id": WEBINAR_ID, "registrant": registrant},
+            event_ts=1_709_305_200_000,
+            account=DEFAULT_ACCOUNT_ID,
+        ),
+        event_body(
+            rules.MEETING_CREATED,
+            {"id": MEETING_ID, "host_id": "z8yCxjabcdEFGHfp8uQ"},
+            event_ts=1_709_305_200_001,
+            account=DEFAULT_ACCOUNT_ID,
+        ),
+    ]
+    for body in bodies:
+        for _ in range(2):  # Zoom redelivers
+            ingestor.ingest(body, signed_headers(body, secret="mkt-secret"))
+    final = "dry_run" if dry_run else "done"
+    wait_until(lambda: [r["status"] for r in audit(runtime.engine)] == [final, final], timeout=30)
+    rows = audit(runtime.engine)
+    assert {r["kind"] for r in rows} == {"registrant.deny", "meeting.schedule_for"}
+    assert {r["app"] for r in rows} == {"marketing"}
+    assert {r["requested_by"] for r in rows} == {"rule:marketing"}
+    if dry_run:
+        assert fake_zoom.fake.calls("webinarRegistrantStatus") == 0
+        assert fake_zoom.fake.calls("meetingUpdate") == 0
+    else:
+        assert fake_zoom.fake.writes.registrant_status[(WEBINAR_ID, "r9")] == "denied"
+        assert fake_zoom.fake.writes.meeting_host[MEETING_ID] == "events@example.com"
+        assert fake_zoom.fake.calls("webinarRegistrantStatus") == 1
+        assert fake_zoom.fake.calls("meetingUpdate") == 1
