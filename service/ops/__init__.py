@@ -2,13 +2,15 @@
 replay and retry them, and see whether the service keeps up.
 
 `service.cli` registers `COMMANDS` on its `main` group: `events` (list, show), `replay`,
-`followups` (list, retry), `stats`, `backfill`, `reconcile`, `purge` and `erase`.
+`followups` (list, retry), `actions` (list, run), `stats`, `backfill`, `reconcile`, `purge`
+and `erase`.
 """
 
 from __future__ import annotations
 
 import click
 
+from service.ops.commands.actions import actions
 from service.ops.commands.backfill import backfill, reconcile
 from service.ops.commands.events import events
 from service.ops.commands.followups import followups
@@ -20,6 +22,7 @@ COMMANDS: tuple[click.Command, ...] = (
     events,
     replay,
     followups,
+    actions,
     stats,
     backfill,
     reconcile,
@@ -29,6 +32,7 @@ COMMANDS: tuple[click.Command, ...] = (
 
 __all__ = [
     "COMMANDS",
+    "actions",
     "backfill",
     "erase",
     "events",

@@ -91,6 +91,7 @@ def status_style(status: str) -> str:
         "running": "cyan",
         "ignored": "dim",
         "not_applicable": "dim",
+        "dry_run": "magenta",
     }.get(status, "")
 
 
