@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, true
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, select
 
 from service.storage.followups import worker_identity
-from service.storage.inbox import DEFAULT_SWEEP_BATCH, MAX_ERROR_LENGTH
-from service.storage.lease import DEFAULT_LEASE_SECONDS, LeasedTable, LeaseLost
+from service.storage.inbox import MAX_ERROR_LENGTH
+from service.storage.jobs import JobTable
+from service.storage.lease import DEFAULT_LEASE_SECONDS, LeaseLost
 from service.storage.models import actions
 from service.storage.types import utcnow
 
@@ -70,20 +70,11 @@ class Answer:
     fix: str | None = None
 
 
-class ActionJobs:
+class ActionJobs(JobTable):
     def __init__(
         self, engine: Engine, *, lease: timedelta = timedelta(seconds=DEFAULT_LEASE_SECONDS)
     ) -> None:
-        self.engine = engine
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-        c = actions.c
-        self.leases = LeasedTable(
-            actions,
-            free="pending",
-            held="running",
-            lease=lease,
-            due=lambda now: c.next_attempt_at.is_(None) | (c.next_attempt_at <= now),
-        )
+        super().__init__(engine, actions, lease=lease)
 
     def create(
         self,
@@ -195,24 +186,6 @@ class ActionJobs:
                 actions.update().where(c.id == action_id, c.status != "running").values(**values)
             ).rowcount
         return bool(won)
-
-    def sweep(
-        self, *, due_before: datetime, any_schedule: bool = False, limit: int = DEFAULT_SWEEP_BATCH
-    ) -> list[tuple[int, datetime | None]]:
-        """Actions no message carries (see Followups.sweep)."""
-        c = actions.c
-        now = utcnow()
-        scheduled = true() if any_schedule else self.leases.due(now)
-        stale = (c.updated_at < due_before) & scheduled
-        with self.engine.begin() as conn:
-            taken = self.leases.reap(
-                conn, now=now, limit=limit, stale=stale, returning=(c.next_attempt_at,)
-            )
-        return [(row.id, row.next_attempt_at) for row in taken]
-
-    def release_orphans(self) -> int:
-        with self.engine.begin() as conn:
-            return self.leases.release_all(conn)
 
     def get(self, action_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:

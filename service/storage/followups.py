@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, func, select, true
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, func, select
 
-from service.storage.inbox import DEFAULT_SWEEP_BATCH, MAX_ERROR_LENGTH
-from service.storage.lease import DEFAULT_LEASE_SECONDS, LeasedTable, LeaseLost
+from service.storage.inbox import MAX_ERROR_LENGTH
+from service.storage.jobs import JobTable
+from service.storage.lease import DEFAULT_LEASE_SECONDS, LeaseLost
 from service.storage.models import followups
 from service.storage.types import utcnow
 
@@ -44,20 +44,11 @@ class Followup:
     owner: str
 
 
-class Followups:
+class Followups(JobTable):
     def __init__(
         self, engine: Engine, *, lease: timedelta = timedelta(seconds=DEFAULT_LEASE_SECONDS)
     ) -> None:
-        self.engine = engine
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-        c = followups.c
-        self.leases = LeasedTable(
-            followups,
-            free="pending",
-            held="running",
-            lease=lease,
-            due=lambda now: c.next_attempt_at.is_(None) | (c.next_attempt_at <= now),
-        )
+        super().__init__(engine, followups, lease=lease)
 
     def create(
         self,
@@ -188,36 +179,6 @@ class Followups:
     def progress(self, conn: Connection, job: Followup) -> None:
         """A page stored: raises LeaseLost (rolling the page back) when the job was taken over."""
         self.leases.finish(conn, job.id, job.owner)
-
-    def sweep(
-        self,
-        *,
-        due_before: datetime,
-        any_schedule: bool = False,
-        limit: int = DEFAULT_SWEEP_BATCH,
-    ) -> list[tuple[int, datetime | None]]:
-        """Jobs no message carries: due `pending` ones untouched since `due_before`, and
-        `running` ones whose lease ran out.
-
-        A wait longer than a broker may hold a delayed message is parked on the row with no
-        message at all, so it is found here once due. `any_schedule` also takes pending jobs
-        not due yet (a lone process starting up lost their delayed messages). Returns
-        (id, when it is due).
-        """
-        c = followups.c
-        now = utcnow()
-        scheduled = true() if any_schedule else self.leases.due(now)
-        stale = (c.updated_at < due_before) & scheduled
-        with self.engine.begin() as conn:
-            taken = self.leases.reap(
-                conn, now=now, limit=limit, stale=stale, returning=(c.next_attempt_at,)
-            )
-        return [(row.id, row.next_attempt_at) for row in taken]
-
-    def release_orphans(self) -> int:
-        """Hand `running` jobs back to `pending`: for a single process restarting."""
-        with self.engine.begin() as conn:
-            return self.leases.release_all(conn)
 
     def counts(self, ids: Sequence[int] | None = None) -> dict[tuple[str, str], int]:
         """Jobs by (resource, status): all of them, or those of `ids`."""
