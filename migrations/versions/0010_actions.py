@@ -1,7 +1,7 @@
 """Write-side actions: one audit row per action, which is also its job
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0011
 Create Date: 2026-12-04
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from service.storage.types import BigId, UTCDateTime
 
 revision: str = "0010"
-down_revision: str | None = "0007"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
