@@ -1,6 +1,6 @@
 """Write-side actions: one audit row per action, which is also its job
 
-Revision ID: 0010
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-04
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 from service.storage.types import BigId, UTCDateTime
 
-revision: str = "0010"
+revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
