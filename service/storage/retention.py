@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Engine, Table, delete, func, select
 
 from service.storage.models import (
     absentees,
+    actions,
     participant_events,
     participants,
     poll_answers,
@@ -103,6 +104,12 @@ def _person(email: str) -> Mapping[str, tuple[Table, ColumnElement[bool]]]:
         "participant_events": (
             participant_events,
             func.lower(participant_events.c.email) == wanted,
+        ),
+        # An action's audit row names the registrant it approved or denied.
+        "actions": (
+            actions,
+            func.lower(actions.c.target).contains(wanted, autoescape=True)
+            | func.lower(actions.c.request).contains(wanted, autoescape=True),
         ),
         # The inbox keeps the bodies as sent: an event that mentions the address goes whole.
         "webhook_events": (

@@ -75,6 +75,7 @@ def test_erase_removes_one_person_everywhere_and_nobody_else(cli: Cli, runtime: 
     other = processed(runtime, "meeting.participant_joined", joined("e==", 2, "bo@example.com"))
     dry = cli.json(erase, "--email", "zoe@example.com", "--dry-run")
     assert dry["rows"]["participant_events"] == 1 and dry["rows"]["webhook_events"] == 1
+    assert dry["rows"]["actions"] == 0
     assert timeline_rows(runtime) == 2
 
     cli.json(erase, "--email", "zoe@example.com")
