@@ -119,12 +119,18 @@ def _person(email: str) -> Mapping[str, tuple[Table, ColumnElement[bool]]]:
     }
 
 
+def check_email(email: str) -> None:
+    """A pattern such as `%` or `@` would match everyone's rows: refuse what is no address."""
+    local, _, domain = email.strip().partition("@")
+    if not local or "." not in domain.strip(".") or any(c.isspace() for c in email.strip()):
+        raise ValueError(f"not an e-mail address: {email!r}")
+
+
 def erase(
     engine: Engine, email: str, *, dry_run: bool = False, batch: int = DEFAULT_PURGE_BATCH
 ) -> dict[str, int]:
     """Every row about the person with this e-mail address, per table (GDPR-style erasure)."""
-    if "@" not in email or len(email.strip()) < 3:
-        raise ValueError(f"not an e-mail address: {email!r}")
+    check_email(email)
     return {
         name: _count(engine, table, where) if dry_run else _delete(engine, table, where, batch)
         for name, (table, where) in _person(email).items()

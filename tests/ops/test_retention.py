@@ -4,11 +4,13 @@ events, dry runs that delete nothing."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
-from service.ops import erase, purge
+from service.ops import erase, purge, stats
 from service.queue.purger import Purger
 from service.runtime import Runtime
 from service.storage.models import participant_events, webhook_events
@@ -105,3 +107,16 @@ def test_the_scheduled_purge_runs_only_when_configured(make_runtime: MakeRuntime
     assert make_runtime(purge_interval_seconds=3600).purger is None  # nothing to purge
     scheduled = make_runtime(purge_interval_seconds=3600, retention_timeline_days=30).purger
     assert scheduled is not None and scheduled.interval_seconds == 3600
+
+
+def test_an_ops_command_never_creates_a_missing_sqlite_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run from another directory than serve, the relative default path names no file: say so,
+    rather than answer from a new empty database."""
+    monkeypatch.chdir(tmp_path)
+    result = Cli({"DATABASE_URL": None, "BROKER_URL": None})(stats)
+    assert result.exit_code == 1
+    assert f"no database at {tmp_path.resolve() / 'data' / 'zoomhooks.sqlite3'}" in result.output
+    assert "relative to the working directory" in result.output
+    assert not (tmp_path / "data" / "zoomhooks.sqlite3").exists()

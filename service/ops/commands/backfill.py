@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import click
 from rich.progress import Progress
 
-from service import boot
+from service.ops import session
 from service.processing.backfill import Backfiller, KnownId, PastInstance
 from service.runtime import Runtime
 from service.storage import migrate as migrations
@@ -80,7 +80,7 @@ def backfill(kind: str, id_or_uuid: str, account: str | None, enqueue: bool) -> 
     ID_OR_UUID: an instance UUID, or a meeting/webinar number for every past instance of it.
     For when Zoom gave up on a webhook, or the service was down longer than Zoom retries.
     """
-    runtime = Runtime(boot.start())
+    runtime = session.opened_runtime()
     try:
         _check_account(runtime, account)
         migrations.upgrade(runtime.engine)
@@ -124,7 +124,7 @@ def reconcile(
     skipped; any other failure is reported, the rest is still reconciled, and the exit
     status is 1.
     """
-    runtime = Runtime(boot.start())
+    runtime = session.opened_runtime()
     cutoff = since.replace(tzinfo=UTC) if since.tzinfo is None else since
     try:
         _check_account(runtime, account)

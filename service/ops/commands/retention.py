@@ -80,9 +80,10 @@ def erase(email: str, dry_run: bool, as_json: bool) -> None:
     """Delete every row about one person (GDPR-style erasure): fetched participants,
     absentees, Q&A, poll answers, registrants, the live timeline, and every inbox event whose
     body mentions the address (the event goes whole)."""
+    try:
+        retention.check_email(email)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--email") from None
     with session.writer() as engine:
-        try:
-            found = retention.erase(engine, email, dry_run=dry_run)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--email") from None
+        found = retention.erase(engine, email, dry_run=dry_run)
     _report(found, dry_run=dry_run, as_json=as_json, what=f"erase {email}")
