@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -90,11 +91,17 @@ def _warn_about_missing_secrets(settings: Settings) -> None:
 
 
 def _run_http(runtime: Runtime, host: str, port: int) -> None:
+    url = runtime.engine.url
+    database = (
+        str(Path(url.database).resolve())  # the default path is relative: say where it is
+        if url.get_backend_name() == "sqlite" and url.database
+        else url.render_as_string(hide_password=True)
+    )
     log.info(
         "zoomhooks serving on http://%s:%s (database: %s, broker: %s)",
         host,
         port,
-        runtime.engine.dialect.name,
+        database,
         brokers.kind(runtime.broker),
     )
     config = uvicorn.Config(
