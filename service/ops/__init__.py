@@ -2,7 +2,8 @@
 replay and retry them, and see whether the service keeps up.
 
 `service.cli` registers `COMMANDS` on its `main` group: `events` (list, show), `replay`,
-`followups` (list, retry), `actions` (list, run), `stats`, `backfill`, `reconcile`, `purge`
+`followups` (list, retry), `actions` (list, run), `stats`, `instances` (show), `backfill`,
+`reconcile`, `purge`
 and `erase`.
 """
 
@@ -14,6 +15,7 @@ from service.ops.commands.actions import actions
 from service.ops.commands.backfill import backfill, reconcile
 from service.ops.commands.events import events
 from service.ops.commands.followups import followups
+from service.ops.commands.instances import instances_group
 from service.ops.commands.replay import replay
 from service.ops.commands.retention import erase, purge
 from service.ops.commands.stats import stats
@@ -24,6 +26,7 @@ COMMANDS: tuple[click.Command, ...] = (
     followups,
     actions,
     stats,
+    instances_group,
     backfill,
     reconcile,
     purge,
@@ -37,6 +40,7 @@ __all__ = [
     "erase",
     "events",
     "followups",
+    "instances_group",
     "purge",
     "reconcile",
     "replay",

@@ -1,0 +1,123 @@
+"""`zoomhooks instances show UUID`: one meeting or webinar at a glance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from sqlalchemy import Connection, Table, func, select
+
+from service.ops import output, session
+from service.ops.formatting import cell, one_line
+from service.ops.options import json_option
+from service.storage.models import (
+    absentees,
+    followups,
+    instances,
+    participant_events,
+    participants,
+    poll_answers,
+    qa_entries,
+    recording_files,
+    registrants,
+)
+
+#: Tables keyed by the instance's uuid, and what a row of each is.
+PER_INSTANCE: dict[str, tuple[Table, str]] = {
+    "participants": (participants, "attendance rows (one per join and leave)"),
+    "absentees": (absentees, "registrants who did not attend"),
+    "qa": (qa_entries, "Q&A entries"),
+    "polls": (poll_answers, "poll answers"),
+    "live_timeline": (participant_events, "live join/leave events"),
+    "recording_files": (recording_files, "recording files"),
+}
+
+
+#: The column that names the instance, where it is not `instance_uuid`.
+_KEY = {"recording_files": "recording_uuid"}
+
+
+def _count(conn: Connection, table: Table, column: str, value: Any) -> int:
+    query = select(func.count()).select_from(table).where(table.c[column] == value)
+    return int(conn.execute(query).scalar_one())
+
+
+def summary(conn: Connection, uuid: str) -> dict[str, Any] | None:
+    found = conn.execute(select(instances).where(instances.c.uuid == uuid)).mappings().first()
+    if found is None:
+        return None
+    counts = {
+        name: _count(conn, table, _KEY.get(name, "instance_uuid"), uuid)
+        for name, (table, _) in PER_INSTANCE.items()
+    }
+    person = func.coalesce(participants.c.user_email, participants.c.id)
+    people = conn.execute(
+        select(func.count(func.distinct(person))).where(participants.c.instance_uuid == uuid)
+    ).scalar_one()
+    if found["kind"] == "webinar" and found["zoom_id"] is not None:
+        counts["registrants"] = _count(conn, registrants, "webinar_id", found["zoom_id"])
+    c = followups.c
+    jobs = conn.execute(
+        select(c.id, c.resource, c.status, c.attempts, c.rows_stored, c.next_attempt_at)
+        .add_columns(c.last_error)
+        .where(c.instance_uuid == uuid)
+        .order_by(c.resource)
+    ).mappings()
+    return {
+        "instance": dict(found),
+        "attendees": int(people),
+        "counts": counts,
+        "followups": [dict(job) for job in jobs],
+    }
+
+
+@click.group("instances")
+def instances_group() -> None:
+    """Meeting and webinar instances: what zoomhooks knows of each."""
+
+
+@instances_group.command("show")
+@click.argument("uuid")
+@json_option
+def show(uuid: str, as_json: bool) -> None:
+    """Attendance, absentees, Q&A, polls, recordings and follow-up states of one instance."""
+    with session.reader() as engine, engine.connect() as conn:
+        found = summary(conn, uuid)
+    if found is None:
+        raise click.ClickException(
+            f"no instance {uuid}: zoomhooks learns of one from its webhooks or a backfill"
+        )
+    if as_json:
+        output.json_line(found)
+        return
+    inst = found["instance"]
+    output.show(
+        output.table(
+            ("field", "value"),
+            [
+                (name, cell(inst[name]))
+                for name in ("kind", "zoom_id", "topic", "host_id", "start_time", "end_time")
+            ]
+            + [("distinct attendees", str(found["attendees"]))]
+            + [
+                (PER_INSTANCE[name][1] if name in PER_INSTANCE else name, str(n))
+                for name, n in found["counts"].items()
+            ],
+            title=f"{inst['kind']} {uuid}",
+        ),
+        output.table(
+            ("job", "resource", "status", "attempts", "rows", "last_error"),
+            [
+                (
+                    str(job["id"]),
+                    job["resource"],
+                    output.text(job["status"], output.status_style(job["status"])),
+                    str(job["attempts"]),
+                    cell(job["rows_stored"]),
+                    one_line(job["last_error"]),
+                )
+                for job in found["followups"]
+            ],
+            title="follow-ups",
+        ),
+    )

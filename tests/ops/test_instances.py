@@ -1,0 +1,45 @@
+"""`zoomhooks instances show UUID`: one instance's attendance, data and follow-up states."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.ops import instances_group
+from service.runtime import Runtime
+from tests.ops.populate import Cli, ended, job_ids, processed, set_followup
+
+
+def joined(uuid: str, n: int) -> dict[str, Any]:
+    person = {"id": f"p{n}", "user_name": f"Zoë {n}", "email": f"p{n}@example.com"}
+    return {
+        "id": "81234567890",
+        "uuid": uuid,
+        "participant": {**person, "join_time": "2024-03-01T14:05:00Z"},
+    }
+
+
+def test_instances_show_sums_up_one_webinar(cli: Cli, runtime: Runtime) -> None:
+    processed(runtime, "webinar.ended", ended("S=="))
+    for n in range(3):
+        processed(runtime, "webinar.participant_joined", joined("S==", n))
+    jobs = job_ids(runtime)
+    set_followup(runtime, jobs["qa"], status="failed", last_error="Zoom 4711: missing scope")
+    found = cli.json(instances_group, "show", "S==")
+    assert found["instance"]["kind"] == "webinar" and found["instance"]["uuid"] == "S=="
+    assert found["counts"]["live_timeline"] == 3
+    assert found["counts"]["participants"] == 0 and "registrants" in found["counts"]
+    states = {job["resource"]: job["status"] for job in found["followups"]}
+    assert states == {
+        "participants": "pending",
+        "absentees": "pending",
+        "qa": "failed",
+        "polls": "pending",
+    }
+    shown = cli(instances_group, "show", "S==")
+    assert shown.exit_code == 0, shown.output
+    assert "live join/leave events" in shown.stdout and "missing scope" in shown.stdout
+
+
+def test_instances_show_of_an_unknown_uuid(cli: Cli, runtime: Runtime) -> None:
+    result = cli(instances_group, "show", "nope==")
+    assert result.exit_code == 1 and "no instance nope==" in result.output
