@@ -147,6 +147,9 @@ class Settings(BaseSettings):
     purge_interval_seconds: float | None = Field(
         default=None, ge=60, validation_alias=_env("ZOOMHOOKS_PURGE_INTERVAL_SECONDS")
     )
+    gauge_ttl_seconds: float = Field(
+        default=15.0, ge=0, le=3600, validation_alias=_env("ZOOMHOOKS_GAUGE_TTL_SECONDS")
+    )
     commit_deadline_seconds: float = Field(
         default=DEFAULT_COMMIT_DEADLINE,
         gt=0,

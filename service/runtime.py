@@ -209,7 +209,13 @@ class Runtime:
             apps={name: i for name, i in self.ingestors.items() if name != DEFAULT_APP},
             max_body_bytes=self.settings.max_body_bytes,
             checks=self.checks(),
-            collectors=[DatabaseCollector(self.engine, daily_cap=self.settings.zoom_daily_cap)],
+            collectors=[
+                DatabaseCollector(
+                    self.engine,
+                    daily_cap=self.settings.zoom_daily_cap,
+                    ttl=self.settings.gauge_ttl_seconds,
+                )
+            ],
             # A delivery whose enqueue fails is still stored and answered 200 (the sweeper
             # enqueues it later), so a broker outage must not take web pods out of rotation.
             advisory={"broker"},

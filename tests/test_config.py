@@ -32,6 +32,7 @@ ENV_VARS: dict[str, tuple[str, str, object]] = {
     "ZOOMHOOKS_MAX_BODY_BYTES": ("max_body_bytes", "1024", 1024),
     "ZOOMHOOKS_SWEEP_AFTER_SECONDS": ("sweep_after_seconds", "11", 11),
     "ZOOMHOOKS_LEASE_SECONDS": ("lease_seconds", "12", 12),
+    "ZOOMHOOKS_GAUGE_TTL_SECONDS": ("gauge_ttl_seconds", "0", 0.0),
     "ZOOMHOOKS_COMMIT_DEADLINE_SECONDS": ("commit_deadline_seconds", "1.5", 1.5),
     "ZOOMHOOKS_SWEEP_INTERVAL_SECONDS": ("sweep_interval_seconds", "0.5", 0.5),
     "ZOOMHOOKS_MAX_ATTEMPTS": ("max_attempts", "3", 3),

@@ -34,7 +34,8 @@ def delta(before: Samples, after: Samples, name: str, **labels: str) -> float:
 
 
 def test_webhook_counters_latency_and_backlog(make_runtime: MakeRuntime, database_url: str) -> None:
-    runtime = make_runtime(database_url=database_url, max_body_bytes=2048)
+    # No caching of the table gauges: this test reads them right after acting.
+    runtime = make_runtime(database_url=database_url, max_body_bytes=2048, gauge_ttl_seconds=0)
     body = event_body("meeting.started", {"id": "1", "uuid": "m=="}, event_ts=1)
     with live_server(runtime.web_app()) as url:
         before = scrape(url)
@@ -70,7 +71,7 @@ def test_webhook_counters_latency_and_backlog(make_runtime: MakeRuntime, databas
 def test_followup_and_zoom_counters(
     make_runtime: MakeRuntime, zoom_settings: dict[str, Any], fake_zoom: RunningFake
 ) -> None:
-    runtime = make_runtime(**zoom_settings)
+    runtime = make_runtime(**zoom_settings, gauge_ttl_seconds=0)  # gauges read after acting
     inst = fake_zoom.fake.world.add_webinar(81234567890, participants=350, absentees=1)
     fake_zoom.fake.faults.rate_limit("/v2/past_webinars/*/participants", count=1, retry_after="1")
     with live_server(runtime.web_app()) as url:
@@ -118,3 +119,25 @@ def test_followup_and_zoom_counters(
     by_status = {dict(labels)["status"]: n for labels, n in statuses.items() if n}
     assert by_status == {"429": 1, "200": 2}
     assert value(after, "zoomhooks_followups_jobs", resource="participants", status="done") == 1
+
+
+def test_the_table_gauges_are_read_once_per_ttl(make_runtime: MakeRuntime) -> None:
+    """Scrapes within the TTL cost the database nothing; the next one reads it again."""
+    from sqlalchemy import event
+
+    from service.storage.gauges import DatabaseCollector
+
+    runtime = make_runtime()
+    statements: list[str] = []
+    event.listen(runtime.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    now = [100.0]
+    collector = DatabaseCollector(runtime.engine, ttl=15, clock=lambda: now[0])
+    first = [f.name for f in collector.collect()]
+    read = len(statements)
+    assert read >= 5
+    now[0] += 14
+    assert [f.name for f in collector.collect()] == first
+    assert len(statements) == read
+    now[0] += 2
+    list(collector.collect())
+    assert len(statements) == 2 * read
