@@ -180,18 +180,21 @@ async def drive(
         else:
             result.failed += 1
 
+    async def take_sample() -> None:
+        found = await asyncio.to_thread(counts, db)
+        result.samples.append(
+            Sample(
+                round(loop.time() - start, 1),
+                result.acked,
+                sum(found.get(s, 0) for s in FINISHED),
+                sum(found.get(s, 0) for s in UNFINISHED),
+            )
+        )
+
     async def sample() -> None:
         while True:
             await asyncio.sleep(1.0)
-            found = await asyncio.to_thread(counts, db)
-            result.samples.append(
-                Sample(
-                    round(loop.time() - start, 1),
-                    result.acked,
-                    sum(found.get(s, 0) for s in FINISHED),
-                    sum(found.get(s, 0) for s in UNFINISHED),
-                )
-            )
+            await take_sample()
 
     sampler = asyncio.create_task(sample())
     for index, raw in enumerate(requests):
@@ -216,15 +219,7 @@ async def drive(
     if not sum(found.get(s, 0) for s in UNFINISHED):
         result.drain_seconds = loop.time() - drain_start
     sampler.cancel()
-    found = await asyncio.to_thread(counts, db)
-    result.samples.append(
-        Sample(
-            round(loop.time() - start, 1),
-            result.acked,
-            sum(found.get(s, 0) for s in FINISHED),
-            sum(found.get(s, 0) for s in UNFINISHED),
-        )
-    )
+    await take_sample()
     await sender.close()
 
 
