@@ -141,8 +141,14 @@ class Settings(BaseSettings):
     retention_events_days: int | None = Field(
         default=None, ge=1, validation_alias=_env("ZOOMHOOKS_RETENTION_EVENTS_DAYS")
     )
+    retention_failed_days: int | None = Field(
+        default=None, ge=1, validation_alias=_env("ZOOMHOOKS_RETENTION_FAILED_DAYS")
+    )
     retention_timeline_days: int | None = Field(
         default=None, ge=1, validation_alias=_env("ZOOMHOOKS_RETENTION_TIMELINE_DAYS")
+    )
+    retention_instances_days: int | None = Field(
+        default=None, ge=1, validation_alias=_env("ZOOMHOOKS_RETENTION_INSTANCES_DAYS")
     )
     purge_interval_seconds: float | None = Field(
         default=None, ge=60, validation_alias=_env("ZOOMHOOKS_PURGE_INTERVAL_SECONDS")

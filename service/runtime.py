@@ -24,7 +24,7 @@ from service.queue.liveness import Liveness
 from service.queue.purger import Purger
 from service.queue.sweeper import Sweeper
 from service.queue.worker import Workers
-from service.storage import db
+from service.storage import db, retention
 from service.storage.actions import ActionJobs
 from service.storage.followups import Followups
 from service.storage.gauges import DatabaseCollector
@@ -135,15 +135,10 @@ class Runtime:
 
     def _purger(self, settings: Settings) -> Purger | None:
         """The scheduled purge, when an interval and some retention are configured."""
-        events, timeline = settings.retention_events_days, settings.retention_timeline_days
-        if settings.purge_interval_seconds is None or not (events or timeline):
+        ages = retention.Ages.configured(settings)
+        if settings.purge_interval_seconds is None or not ages:
             return None
-        return Purger(
-            self.engine,
-            events=timedelta(days=events) if events else None,
-            timeline=timedelta(days=timeline) if timeline else None,
-            interval_seconds=settings.purge_interval_seconds,
-        )
+        return Purger(self.engine, ages, interval_seconds=settings.purge_interval_seconds)
 
     def start_sweeper(self) -> None:
         """The sweeper, and the scheduled purge with it when configured."""

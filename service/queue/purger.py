@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from sqlalchemy import Engine
 
@@ -17,26 +16,13 @@ log = logging.getLogger(__name__)
 class Purger(Periodic):
     name = "zoomhooks-purger"
 
-    def __init__(
-        self,
-        engine: Engine,
-        *,
-        events: timedelta | None,
-        timeline: timedelta | None,
-        interval_seconds: float,
-    ) -> None:
+    def __init__(self, engine: Engine, ages: retention.Ages, *, interval_seconds: float) -> None:
         super().__init__(interval_seconds)
         self.engine = engine
-        self.events = events
-        self.timeline = timeline
+        self.ages = ages
 
     def tick(self) -> dict[str, int]:
-        now = utcnow()
-        cutoffs = retention.Cutoffs(
-            events=now - self.events if self.events else None,
-            timeline=now - self.timeline if self.timeline else None,
-        )
-        deleted = retention.purge(self.engine, cutoffs)
+        deleted = retention.purge(self.engine, self.ages.cutoffs(utcnow()))
         if any(deleted.values()):
-            log.info("purged %s", ", ".join(f"{n} {t}" for t, n in deleted.items()))
+            log.info("purged %s", ", ".join(f"{n} {t}" for t, n in deleted.items() if n))
         return deleted

@@ -1,137 +1,214 @@
-"""Retention: deleting old rows, and one person's rows, in short batches.
+"""Retention: deleting rows past their age, in short batches.
 
-The inbox keeps whole request bodies (names, e-mails), and the timeline grows by a row per
-participant event. Deletes go in batches of `batch` rows, each its own transaction, so a purge
-of millions of rows never holds SQLite's one writer (or PostgreSQL row locks) for long, and
-ingest goes on between batches. Unfinished inbox rows are never deleted by age.
+The inbox keeps whole request bodies (names, e-mails), the timeline grows by a row per
+participant event, and every instance brings its fetched reports. Deletes go in batches of
+`batch` rows, each its own transaction, so a purge of millions of rows never holds SQLite's one
+writer (or PostgreSQL row locks) for long, and ingest goes on between batches. Nothing still to
+be processed is deleted by age: not an unfinished inbox row, not an instance with a follow-up
+still to run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Engine, Table, delete, func, select
 
+from service.config import Settings
 from service.storage.models import (
     absentees,
-    actions,
+    followups,
+    instances,
     participant_events,
     participants,
     poll_answers,
     qa_entries,
-    registrants,
     webhook_events,
 )
 
 #: Rows one delete transaction takes at most.
 DEFAULT_PURGE_BATCH = 1000
-#: Inbox statuses a purge by age may delete: never an event still to be processed.
-FINISHED = ("done", "ignored", "failed")
+#: Instances whose rows one round of an instance purge deletes.
+INSTANCES_PER_ROUND = 50
+#: Inbox statuses a purge by age may delete (never an event still to be processed).
+DONE = ("done", "ignored")
+FAILED = ("failed",)
+#: Follow-up jobs that keep their instance from an age purge: they still fetch into it.
+BUSY_FOLLOWUPS = ("pending", "running")
+#: What an instance purge deletes with the instance, each keyed by `instance_uuid`.
+PER_INSTANCE: tuple[Table, ...] = (
+    participants,
+    absentees,
+    qa_entries,
+    poll_answers,
+    participant_events,
+    followups,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Ages:
+    """Days each kind of row is kept; None keeps it forever."""
+
+    events: int | None = None  # inbox events done or ignored
+    failed: int | None = None  # failed inbox events; None: as `events`
+    timeline: int | None = None  # participant_events
+    instances: int | None = None  # instances with their follow-ups and fetched rows
+
+    @classmethod
+    def configured(cls, settings: Settings) -> Ages:
+        """The environment's: the scheduled purge's ages, and the command's defaults."""
+        return cls(
+            events=settings.retention_events_days,
+            failed=settings.retention_failed_days,
+            timeline=settings.retention_timeline_days,
+            instances=settings.retention_instances_days,
+        )
+
+    def __bool__(self) -> bool:
+        return any((self.events, self.failed, self.timeline, self.instances))
+
+    def cutoffs(self, now: datetime) -> Cutoffs:
+        def before(days: int | None) -> datetime | None:
+            return now - timedelta(days=days) if days else None
+
+        return Cutoffs(
+            events=before(self.events),
+            failed=before(self.failed or self.events),
+            timeline=before(self.timeline),
+            instances=before(self.instances),
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class Cutoffs:
-    """Rows older than these are purged; None keeps that table's rows."""
+    """Rows older than these are purged; None keeps that kind of row."""
 
     events: datetime | None = None
+    failed: datetime | None = None
     timeline: datetime | None = None
+    instances: datetime | None = None
 
 
-def _pk(table: Table) -> str:
-    return "pk" if "pk" in table.c else "id"
+def key_of(table: Table) -> ColumnElement[int]:
+    return table.c["pk" if "pk" in table.c else "id"]
 
 
-def _count(engine: Engine, table: Table, where: ColumnElement[bool]) -> int:
+def count(engine: Engine, table: Table, where: ColumnElement[bool]) -> int:
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(table).where(where)).scalar_one())
 
 
-def _delete(
-    engine: Engine,
-    table: Table,
-    where: ColumnElement[bool],
-    batch: int,
-    progress: Callable[[int], None] | None = None,
-) -> int:
-    key = table.c[_pk(table)]
-    total = 0
+def delete_batched(engine: Engine, table: Table, where: ColumnElement[bool], batch: int) -> int:
+    """Delete the rows `where` selects, `batch` at a time, each batch its own transaction.
+
+    It walks the key upwards rather than starting over, so PostgreSQL never re-reads the dead
+    index entries of the batches before (which would make a big purge quadratic). The DELETE
+    repeats `where`: a row that changed since it was selected (a failed event replayed) stays.
+    """
+    key = key_of(table)
+    total, after = 0, None
     while True:
         with engine.begin() as conn:
-            ids = conn.execute(select(key).where(where).order_by(key).limit(batch)).scalars().all()
+            query = select(key).where(where).order_by(key).limit(batch)
+            if after is not None:
+                query = query.where(key > after)
+            ids = conn.execute(query).scalars().all()
             if not ids:
                 return total
-            deleted = conn.execute(delete(table).where(key.in_(ids))).rowcount
-        total += deleted
-        if progress is not None:
-            progress(deleted)
+            total += conn.execute(delete(table).where(key.in_(ids) & where)).rowcount
+        after = ids[-1]
 
 
-def _aged(cutoffs: Cutoffs) -> dict[str, tuple[Table, ColumnElement[bool]]]:
-    found: dict[str, tuple[Table, ColumnElement[bool]]] = {}
+def _aged_rows(cutoffs: Cutoffs) -> Iterator[tuple[str, Table, ColumnElement[bool]]]:
+    c = webhook_events.c
     if cutoffs.events is not None:
-        c = webhook_events.c
-        found["webhook_events"] = (
+        yield (
+            "webhook_events",
             webhook_events,
-            c.status.in_(FINISHED) & (c.received_at < cutoffs.events),
+            c.status.in_(DONE) & (c.received_at < cutoffs.events),
+        )
+    if cutoffs.failed is not None:
+        yield (
+            "webhook_events",
+            webhook_events,
+            c.status.in_(FAILED) & (c.received_at < cutoffs.failed),
         )
     if cutoffs.timeline is not None:
-        c = participant_events.c
-        # A row without a time is judged by nothing it carries: it goes with its inbox event.
-        found["participant_events"] = (participant_events, c.at < cutoffs.timeline)
-    return found
+        # A row without `at` never ages by it: an instance purge (or an erasure) takes it.
+        at = participant_events.c.at
+        yield "participant_events", participant_events, at < cutoffs.timeline
+
+
+def _old_instances(cutoff: datetime) -> ColumnElement[bool]:
+    c = instances.c
+    busy = (
+        select(followups.c.id)
+        .where(followups.c.instance_uuid == c.uuid, followups.c.status.in_(BUSY_FOLLOWUPS))
+        .exists()
+    )
+    return (func.coalesce(c.end_time, c.start_time, c.created_at) < cutoff) & ~busy
+
+
+def _of_instances(
+    table: Table, uuids: ColumnElement[str] | list[str], timeline: datetime | None
+) -> ColumnElement[bool]:
+    where: ColumnElement[bool] = table.c.instance_uuid.in_(uuids)
+    if table is followups:  # a job made again meanwhile (a backfill) is not deleted
+        where = where & ~followups.c.status.in_(BUSY_FOLLOWUPS)
+    if table is participant_events and timeline is not None:  # counted by age already
+        where = where & (table.c.at.is_(None) | (table.c.at >= timeline))
+    return where
+
+
+def _count_instances(engine: Engine, cutoff: datetime, timeline: datetime | None) -> dict[str, int]:
+    old = _old_instances(cutoff)
+    uuids = select(instances.c.uuid).where(old).scalar_subquery()
+    found = {t.name: count(engine, t, _of_instances(t, uuids, timeline)) for t in PER_INSTANCE}
+    return {"instances": count(engine, instances, old), **found}
+
+
+def _delete_instances(
+    engine: Engine, cutoff: datetime, timeline: datetime | None, batch: int
+) -> dict[str, int]:
+    old = _old_instances(cutoff)
+    found = dict.fromkeys(["instances", *(t.name for t in PER_INSTANCE)], 0)
+    after = None
+    while True:
+        query = select(instances.c.id, instances.c.uuid).where(old).order_by(instances.c.id)
+        if after is not None:
+            query = query.where(instances.c.id > after)
+        with engine.connect() as conn:
+            round_ = conn.execute(query.limit(INSTANCES_PER_ROUND)).all()
+        if not round_:
+            return found
+        uuids = [row.uuid for row in round_]
+        # The instance goes last, so a purge stopped halfway finds it again next time.
+        for table in PER_INSTANCE:
+            where = _of_instances(table, uuids, timeline)
+            found[table.name] += delete_batched(engine, table, where, batch)
+        found["instances"] += delete_batched(
+            engine, instances, instances.c.uuid.in_(uuids) & old, batch
+        )
+        after = round_[-1].id
 
 
 def purge(
     engine: Engine, cutoffs: Cutoffs, *, dry_run: bool = False, batch: int = DEFAULT_PURGE_BATCH
 ) -> dict[str, int]:
     """Rows deleted (or, with `dry_run`, that would be) per table."""
-    return {
-        name: _count(engine, table, where) if dry_run else _delete(engine, table, where, batch)
-        for name, (table, where) in _aged(cutoffs).items()
-    }
-
-
-def _person(email: str) -> Mapping[str, tuple[Table, ColumnElement[bool]]]:
-    wanted = email.strip().lower()
-    return {
-        "participants": (participants, func.lower(participants.c.user_email) == wanted),
-        "absentees": (absentees, func.lower(absentees.c.email) == wanted),
-        "qa_entries": (qa_entries, func.lower(qa_entries.c.email) == wanted),
-        "poll_answers": (poll_answers, func.lower(poll_answers.c.email) == wanted),
-        "registrants": (registrants, func.lower(registrants.c.email) == wanted),
-        "participant_events": (
-            participant_events,
-            func.lower(participant_events.c.email) == wanted,
-        ),
-        # An action's audit row names the registrant it approved or denied.
-        "actions": (
-            actions,
-            func.lower(actions.c.target).contains(wanted, autoescape=True)
-            | func.lower(actions.c.request).contains(wanted, autoescape=True),
-        ),
-        # The inbox keeps the bodies as sent: an event that mentions the address goes whole.
-        "webhook_events": (
-            webhook_events,
-            func.lower(webhook_events.c.body).contains(wanted, autoescape=True),
-        ),
-    }
-
-
-def check_email(email: str) -> None:
-    """A pattern such as `%` or `@` would match everyone's rows: refuse what is no address."""
-    local, _, domain = email.strip().partition("@")
-    if not local or "." not in domain.strip(".") or any(c.isspace() for c in email.strip()):
-        raise ValueError(f"not an e-mail address: {email!r}")
-
-
-def erase(
-    engine: Engine, email: str, *, dry_run: bool = False, batch: int = DEFAULT_PURGE_BATCH
-) -> dict[str, int]:
-    """Every row about the person with this e-mail address, per table (GDPR-style erasure)."""
-    check_email(email)
-    return {
-        name: _count(engine, table, where) if dry_run else _delete(engine, table, where, batch)
-        for name, (table, where) in _person(email).items()
-    }
+    found: dict[str, int] = {}
+    for name, table, where in _aged_rows(cutoffs):
+        n = count(engine, table, where) if dry_run else delete_batched(engine, table, where, batch)
+        found[name] = found.get(name, 0) + n
+    if cutoffs.instances is not None:
+        by_instance = (
+            _count_instances(engine, cutoffs.instances, cutoffs.timeline)
+            if dry_run
+            else _delete_instances(engine, cutoffs.instances, cutoffs.timeline, batch)
+        )
+        for name, n in by_instance.items():
+            found[name] = found.get(name, 0) + n
+    return found

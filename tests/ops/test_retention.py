@@ -1,5 +1,5 @@
-"""`zoomhooks purge` and `zoomhooks erase`: by age and by person, batched, never unfinished
-events, dry runs that delete nothing."""
+"""`zoomhooks purge`: by age per table and status, batched, never unfinished events or
+instances, dry runs that delete nothing."""
 
 from __future__ import annotations
 
@@ -8,15 +8,34 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 
-from service.ops import erase, purge, stats
+from service.ops import purge, stats
 from service.queue.purger import Purger
 from service.runtime import Runtime
-from service.storage.models import participant_events, webhook_events
+from service.storage.models import (
+    absentees,
+    followups,
+    instances,
+    participant_events,
+    participants,
+    poll_answers,
+    qa_entries,
+)
+from service.storage.retention import PER_INSTANCE, Ages
 from service.storage.types import utcnow
 from tests.conftest import MakeRuntime
-from tests.ops.populate import Cli, ingest, processed, set_event, started, statuses
+from tests.ops.populate import (
+    Cli,
+    ended,
+    failed,
+    ingest,
+    processed,
+    set_event,
+    set_followup,
+    started,
+    statuses,
+)
 
 
 def joined(uuid: str, n: int, email: str) -> dict[str, Any]:
@@ -72,32 +91,95 @@ def test_purge_without_an_age_says_what_to_give(cli: Cli) -> None:
     assert "--events-days" in result.output and "ZOOMHOOKS_RETENTION_EVENTS_DAYS" in result.output
 
 
-def test_erase_removes_one_person_everywhere_and_nobody_else(cli: Cli, runtime: Runtime) -> None:
-    mine = processed(runtime, "meeting.participant_joined", joined("e==", 1, "Zoe@Example.com"))
-    other = processed(runtime, "meeting.participant_joined", joined("e==", 2, "bo@example.com"))
-    dry = cli.json(erase, "--email", "zoe@example.com", "--dry-run")
-    assert dry["rows"]["participant_events"] == 1 and dry["rows"]["webhook_events"] == 1
-    assert dry["rows"]["actions"] == 0
-    assert timeline_rows(runtime) == 2
+def test_purge_by_status_keeps_failed_events_as_long_as_asked(cli: Cli, runtime: Runtime) -> None:
+    done_40 = processed(runtime, "meeting.started", started("d=="))
+    failed_40 = failed(runtime, "meeting.started", started("f40=="))
+    failed_100 = failed(runtime, "meeting.started", started("f100=="))
+    for inbox_id, days in ((done_40, 40), (failed_40, 40), (failed_100, 100)):
+        aged(runtime, inbox_id, days)
 
-    cli.json(erase, "--email", "zoe@example.com")
+    # Without --failed-days, failed events age as the others do.
+    dry = cli.json(purge, "--events-days", "30", "--dry-run")
+    assert dry["rows"] == {"webhook_events": 3}
+    found = cli.json(purge, "--events-days", "30", "--failed-days", "90")
+    assert found["rows"] == {"webhook_events": 2}
+    assert set(statuses(runtime)) == {failed_40}
+
+
+def webinar(runtime: Runtime, uuid: str, *, days_ago: int) -> dict[str, int]:
+    """An ended webinar with a fetched row in each table and a timeline row; its jobs."""
+    end = utcnow() - timedelta(days=days_ago)
+    obj = {**ended(uuid), "end_time": end.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    processed(runtime, "webinar.ended", obj)
+    join = {**joined(uuid, days_ago, f"{uuid}@x.org"), "id": obj["id"]}
+    processed(runtime, "webinar.participant_joined", join)
+    row = {"instance_uuid": uuid, "row_key": "k"}
+    with runtime.engine.begin() as conn:
+        conn.execute(insert(participants).values(**row, user_email=f"{uuid}@x.org"))
+        conn.execute(insert(absentees).values(**row, data="{}"))
+        conn.execute(insert(qa_entries).values(**row, data="{}"))
+        conn.execute(insert(poll_answers).values(**row))
+        jobs = conn.execute(
+            select(followups.c.resource, followups.c.id).where(followups.c.instance_uuid == uuid)
+        ).all()
+        conn.execute(
+            update(followups).where(followups.c.instance_uuid == uuid).values(status="done")
+        )
+    return {job.resource: job.id for job in jobs}
+
+
+def rows_of(runtime: Runtime, uuid: str) -> dict[str, int]:
     with runtime.engine.connect() as conn:
-        left = conn.execute(select(participant_events.c.email)).scalars().all()
-        inbox = conn.execute(select(webhook_events.c.id)).scalars().all()
-    assert left == ["bo@example.com"]
-    assert inbox == [other] and mine not in inbox
+        found = {
+            table.name: conn.execute(
+                select(func.count()).select_from(table).where(table.c.instance_uuid == uuid)
+            ).scalar_one()
+            for table in PER_INSTANCE
+        }
+        found["instances"] = conn.execute(
+            select(func.count()).select_from(instances).where(instances.c.uuid == uuid)
+        ).scalar_one()
+    return found
 
 
-def test_erase_refuses_what_is_not_an_address(cli: Cli) -> None:
-    result = cli(erase, "--email", "%")
-    assert result.exit_code == 2 and "not an e-mail address" in result.output
+def test_purge_of_instances_takes_their_fetched_rows_but_not_a_busy_one(
+    cli: Cli, runtime: Runtime
+) -> None:
+    webinar(runtime, "old==", days_ago=400)
+    busy = webinar(runtime, "busy==", days_ago=400)
+    webinar(runtime, "new==", days_ago=10)
+    set_followup(runtime, busy["qa"], status="pending")  # still to fetch: the instance stays
+    fetched = ("participants", "absentees", "qa_entries", "poll_answers")
+    everything = {"instances": 1, "followups": 4, "participant_events": 1} | dict.fromkeys(
+        fetched, 1
+    )
+    assert rows_of(runtime, "old==") == everything
+
+    dry = cli.json(purge, "--instances-days", "365", "--dry-run")
+    assert dry["rows"] == everything
+    assert rows_of(runtime, "old==") == everything
+
+    found = cli.json(purge, "--instances-days", "365", "--batch", "1")
+    assert found["rows"] == everything
+    assert set(rows_of(runtime, "old==").values()) == {0}
+    assert rows_of(runtime, "busy==") == everything
+    assert rows_of(runtime, "new==") == everything
+    # The inbox events are another table's retention: they stay.
+    assert len(statuses(runtime)) == 6
+
+
+def test_a_timeline_row_is_counted_once_when_two_ages_take_it(cli: Cli, runtime: Runtime) -> None:
+    webinar(runtime, "both==", days_ago=400)  # its join is 2024-03-01: old by both ages
+    dry = cli.json(purge, "--instances-days", "365", "--timeline-days", "30", "--dry-run")
+    done = cli.json(purge, "--instances-days", "365", "--timeline-days", "30")
+    assert dry["rows"]["participant_events"] == done["rows"]["participant_events"] == 1
 
 
 def test_the_scheduled_purge(runtime: Runtime) -> None:
     old = processed(runtime, "meeting.started", started("s=="))
     aged(runtime, old, 10)
     keep = processed(runtime, "meeting.started", started("k=="))
-    purger = Purger(runtime.engine, events=timedelta(days=7), timeline=None, interval_seconds=60)
+    purger = Purger(runtime.engine, Ages(events=7), interval_seconds=60)
     assert purger.tick() == {"webhook_events": 1}
     assert set(statuses(runtime)) == {keep}
 
@@ -107,6 +189,8 @@ def test_the_scheduled_purge_runs_only_when_configured(make_runtime: MakeRuntime
     assert make_runtime(purge_interval_seconds=3600).purger is None  # nothing to purge
     scheduled = make_runtime(purge_interval_seconds=3600, retention_timeline_days=30).purger
     assert scheduled is not None and scheduled.interval_seconds == 3600
+    by_instance = make_runtime(purge_interval_seconds=3600, retention_instances_days=400).purger
+    assert by_instance is not None and by_instance.ages == Ages(instances=400)
 
 
 def test_an_ops_command_never_creates_a_missing_sqlite_file(
