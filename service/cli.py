@@ -72,6 +72,18 @@ def _one_line_database_errors(runtime: Runtime) -> Iterator[None]:
         raise session.database_error(runtime.engine, exc, runtime.settings) from None
 
 
+def _warn_if_the_database_refuses(runtime: Runtime) -> None:
+    """`web` and `worker` keep running while the database is away (they recover when it is
+    back, and `/readyz` says why meanwhile), but a wrong login must not pass unnoticed: one line
+    at start, naming the database without its password."""
+    try:
+        with runtime.engine.connect():
+            pass
+    except SQLAlchemyError as exc:
+        error = session.database_error(runtime.engine, exc, runtime.settings)
+        log.warning("%s; running on, and connecting again as work arrives", error.message)
+
+
 def _warn_about_missing_secrets(settings: Settings) -> None:
     if not settings.apps.any_secret:
         log.warning(
@@ -158,6 +170,7 @@ def web(host: str, port: int) -> None:
         )
     runtime = Runtime(settings)
     try:
+        _warn_if_the_database_refuses(runtime)
         _warn_about_missing_secrets(settings)
         _run_http(runtime, host, port)
     finally:
@@ -187,6 +200,7 @@ def worker(sweeper: bool, metrics_port: int | None) -> None:
     runtime = Runtime(settings)
     probe = None
     try:
+        _warn_if_the_database_refuses(runtime)
         if metrics_port is not None:
             probe = ProbeServer(
                 metrics_port, registry=metrics.REGISTRY, problems=runtime.worker_problems
@@ -215,7 +229,8 @@ def sweep(loop: bool) -> None:
         )
     runtime = Runtime(settings)
     try:
-        click.echo(f"re-enqueued {runtime.sweeper.sweep()} inbox rows")
+        with _one_line_database_errors(runtime):
+            click.echo(f"re-enqueued {runtime.sweeper.sweep()} inbox rows")
         if loop:
             runtime.start_sweeper()
             _wait_for_signal()

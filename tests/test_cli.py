@@ -135,3 +135,56 @@ def test_a_refused_database_login_is_one_line(
     errors = [line for line in lines if line.startswith("Error: database error on")]
     assert len(errors) == 1 and "nobody-zoomhooks:***@" in errors[0], done.stderr
     assert "Traceback" not in done.stderr and "hunter2-wrong" not in done.stderr
+
+
+@pytest.mark.postgres
+def test_sweep_with_a_refused_database_login_is_one_line(
+    postgres_url: str, redis_url: str, queue_prefix: str, tmp_path: Path
+) -> None:
+    wrong = postgres_url.replace("postgres@", "nobody-zoomhooks:hunter2-wrong@", 1)
+    env = env_for(wrong, BROKER_URL=redis_url, ZOOMHOOKS_QUEUE_PREFIX=queue_prefix)
+    done = subprocess.run(
+        [str(ZOOMHOOKS), "sweep"],
+        env=process_env(env),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith("Error: database error on"), done.stderr
+    assert "nobody-zoomhooks:***@" in errors[0] and "hunter2-wrong" not in done.stderr
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("command", ["web", "worker"])
+def test_web_and_worker_warn_once_of_a_refused_database_login(
+    command: str, postgres_url: str, redis_url: str, queue_prefix: str, tmp_path: Path
+) -> None:
+    """They run on (the database may come back; /readyz says why meanwhile), but a wrong
+    login is said at start, in one line, never with the password."""
+    wrong = postgres_url.replace("postgres@", "nobody-zoomhooks:hunter2-wrong@", 1)
+    env = env_for(
+        wrong,
+        BROKER_URL=redis_url,
+        ZOOMHOOKS_QUEUE_PREFIX=queue_prefix,
+        ZOOMHOOKS_LOG_FORMAT="text",
+    )
+    args = [str(ZOOMHOOKS), command] + (["--port", str(free_port())] if command == "web" else [])
+    log_path = tmp_path / f"{command}.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            args, env=process_env(env), cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_until(lambda: "database error on" in log_path.read_text(), timeout=30)
+            assert proc.poll() is None  # still running
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    text = log_path.read_text()
+    warned = [line for line in text.splitlines() if "database error on" in line]
+    assert len(warned) == 1 and "WARNING" in warned[0], text
+    assert "postgresql+psycopg://nobody-zoomhooks:" in warned[0] and "running on" in warned[0]
+    assert "Traceback" not in text and "hunter2-wrong" not in text
