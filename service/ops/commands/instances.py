@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import ColumnElement, Connection, Table, column, func, select, table
 
 from service.ops import output, session
 from service.ops.formatting import cell, one_line
@@ -42,6 +42,61 @@ def _count(conn: Connection, table: Table, column: str, value: Any) -> int:
     return int(conn.execute(query).scalar_one())
 
 
+#: The migration-made view, so that this command counts people as SQL users of it do.
+attendance_summary = table(
+    "attendance_summary",
+    *(
+        column(name)
+        for name in (
+            "instance_uuid",
+            "registrants",
+            "attended",
+            "absent",
+            "attendance_rate",
+            "avg_minutes",
+        )
+    ),
+)
+
+
+def _person(email: ColumnElement[Any], name: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A person is their address, or their name when Zoom has none (guests), as in the views."""
+    return func.coalesce(func.nullif(email, ""), name)
+
+
+def _attendance(conn: Connection, uuid: str) -> dict[str, Any]:
+    v = attendance_summary.c
+    found = conn.execute(
+        select(v.registrants, v.attended, v.absent, v.attendance_rate, v.avg_minutes).where(
+            v.instance_uuid == uuid
+        )
+    ).one()
+    q, p = qa_entries.c, poll_answers.c
+    qa = conn.execute(
+        select(func.count(), func.count(func.nullif(func.coalesce(q.answer, ""), ""))).where(
+            q.instance_uuid == uuid
+        )
+    ).one()
+    polls = conn.execute(
+        select(
+            func.count(func.distinct(p.polling_id)),
+            func.count(func.distinct(_person(p.email, p.name))),
+        ).where(p.instance_uuid == uuid)
+    ).one()
+    rate, minutes = found.attendance_rate, found.avg_minutes
+    return {
+        "registrants_approved": int(found.registrants),
+        "attended": int(found.attended),
+        "absent": int(found.absent),
+        "attendance_rate": None if rate is None else float(rate),
+        "avg_minutes": None if minutes is None else float(minutes),
+        "questions": int(qa[0]),
+        "answered": int(qa[1]),
+        "polls": int(polls[0]),
+        "poll_respondents": int(polls[1]),
+    }
+
+
 def summary(conn: Connection, uuid: str) -> dict[str, Any] | None:
     found = conn.execute(select(instances).where(instances.c.uuid == uuid)).mappings().first()
     if found is None:
@@ -50,10 +105,6 @@ def summary(conn: Connection, uuid: str) -> dict[str, Any] | None:
         name: _count(conn, table, _KEY.get(name, "instance_uuid"), uuid)
         for name, (table, _) in PER_INSTANCE.items()
     }
-    person = func.coalesce(participants.c.user_email, participants.c.id)
-    people = conn.execute(
-        select(func.count(func.distinct(person))).where(participants.c.instance_uuid == uuid)
-    ).scalar_one()
     if found["kind"] == "webinar" and found["zoom_id"] is not None:
         counts["registrants"] = _count(conn, registrants, "webinar_id", found["zoom_id"])
     c = followups.c
@@ -65,10 +116,24 @@ def summary(conn: Connection, uuid: str) -> dict[str, Any] | None:
     ).mappings()
     return {
         "instance": dict(found),
-        "attendees": int(people),
+        "attendance": _attendance(conn, uuid),
         "counts": counts,
         "followups": [dict(job) for job in jobs],
     }
+
+
+#: How the text output names the attendance figures.
+ATTENDANCE = {
+    "registrants_approved": "registrants approved",
+    "attended": "attended (distinct people)",
+    "absent": "absent (registered, did not come)",
+    "attendance_rate": "attendance rate",
+    "avg_minutes": "average minutes per attendee",
+    "questions": "questions asked",
+    "answered": "questions answered",
+    "polls": "polls",
+    "poll_respondents": "poll respondents",
+}
 
 
 @click.group("instances")
@@ -80,7 +145,10 @@ def instances_group() -> None:
 @click.argument("uuid")
 @json_option
 def show(uuid: str, as_json: bool) -> None:
-    """Attendance, absentees, Q&A, polls, recordings and follow-up states of one instance."""
+    """Attendance, absentees, Q&A, polls, recordings and follow-up states of one instance.
+
+    People are counted as the `attendance_summary` view counts them: by address, or by name
+    for guests without one."""
     with session.reader() as engine, engine.connect() as conn:
         found = summary(conn, uuid)
     if found is None:
@@ -98,7 +166,7 @@ def show(uuid: str, as_json: bool) -> None:
                 (name, cell(inst[name]))
                 for name in ("kind", "zoom_id", "topic", "host_id", "start_time", "end_time")
             ]
-            + [("distinct attendees", str(found["attendees"]))]
+            + [(label, cell(found["attendance"][key])) for key, label in ATTENDANCE.items()]
             + [
                 (PER_INSTANCE[name][1] if name in PER_INSTANCE else name, str(n))
                 for name, n in found["counts"].items()
