@@ -102,13 +102,17 @@ def _warn_about_missing_secrets(settings: Settings) -> None:
         )
 
 
-def _run_http(runtime: Runtime, host: str, port: int) -> None:
+def _where(runtime: Runtime) -> str:
+    """The database as a URL that works from any directory, without its password (a relative
+    SQLite path is made absolute: the default one depends on where the command starts)."""
     url = runtime.engine.url
-    database = (
-        str(Path(url.database).resolve())  # the default path is relative: say where it is
-        if url.get_backend_name() == "sqlite" and url.database
-        else url.render_as_string(hide_password=True)
-    )
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        url = url.set(database=str(Path(url.database or "").resolve()))
+    return url.render_as_string(hide_password=True)
+
+
+def _run_http(runtime: Runtime, host: str, port: int) -> None:
+    database = _where(runtime)
     log.info(
         "zoomhooks serving on http://%s:%s (database: %s, broker: %s)",
         host,
@@ -290,13 +294,14 @@ def dev(host: str, port: int) -> None:
             migrations.upgrade(runtime.engine)
             runtime.start_embedded()
             secret = "(yours)" if "webhook_secret_token" in explicit else devtools.DEV_SECRET
-            database = runtime.engine.url.render_as_string(hide_password=True)
+            database = _where(runtime)
             click.echo(
                 f"\nzoomhooks dev: fake Zoom at {fake.base_url}, database {database}\n"
                 f"In another terminal, end the sample webinar and watch the tables fill:\n"
                 f"  zoomhooks send webinar.ended --url http://{host}:{port}/webhooks/zoom "
                 f"--secret {secret}\n"
-                f"The ops commands read DATABASE_URL; point them at this database:\n"
+                f"The ops commands read DATABASE_URL; point them at this database (from any "
+                f"directory):\n"
                 f"  DATABASE_URL={database} zoomhooks stats\n"
             )
             _run_http(runtime, host, port)

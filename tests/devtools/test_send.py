@@ -118,8 +118,10 @@ def test_dev_runs_the_whole_flow_without_a_zoom_account(tmp_path: Path) -> None:
         wait_until(lambda: process.poll() is not None or service.ready(), timeout=60, interval=0.1)
         assert process.poll() is None, service.output()
         assert f"--secret {DEV_SECRET}" in service.output()
-        # The ops commands default to data/zoomhooks.sqlite3: the banner says how to reach this.
-        assert "DATABASE_URL=sqlite:///data/dev.sqlite3 zoomhooks stats" in service.output()
+        # The ops commands default to data/zoomhooks.sqlite3: the banner says how to reach this,
+        # from any directory.
+        where = f"sqlite:///{(tmp_path / 'data' / 'dev.sqlite3').resolve()}"
+        assert f"DATABASE_URL={where} zoomhooks stats" in service.output()
         sent = send.delivery(send.load("webinar.ended"), secret=DEV_SECRET)
         assert send.post(f"{service.url}/webhooks/zoom", sent).status_code == 200
         engine = create_engine(f"sqlite:///{tmp_path / 'data' / 'dev.sqlite3'}")
