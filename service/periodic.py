@@ -16,8 +16,14 @@ class Periodic:
 
     name = "zoomhooks-periodic"
 
-    def __init__(self, interval_seconds: float) -> None:
+    def __init__(
+        self, interval_seconds: float, *, first_after_seconds: float | None = None
+    ) -> None:
         self.interval_seconds = interval_seconds
+        #: The first tick comes this soon after start (default: one interval).
+        self.first_after_seconds = (
+            interval_seconds if first_after_seconds is None else first_after_seconds
+        )
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -35,7 +41,9 @@ class Periodic:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval_seconds):
+        wait = self.first_after_seconds
+        while not self._stop.wait(wait):
+            wait = self.interval_seconds
             try:
                 self.tick()
             except SQLAlchemyError as exc:

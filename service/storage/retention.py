@@ -105,14 +105,22 @@ def delete_batched(engine: Engine, table: Table, where: ColumnElement[bool], bat
     """Delete the rows `where` selects, `batch` at a time, each batch its own transaction.
 
     It walks the key upwards rather than starting over, so PostgreSQL never re-reads the dead
-    index entries of the batches before (which would make a big purge quadratic). The DELETE
-    repeats `where`: a row that changed since it was selected (a failed event replayed) stays.
+    index entries of the batches before (which would make a big purge quadratic). On PostgreSQL
+    it skips rows another transaction holds (a redelivery bumping an old event, a concurrent
+    purge), so it never waits on ingest; a later run takes them. The DELETE repeats `where`: a
+    row that changed since it was selected (a failed event replayed) stays.
     """
     key = key_of(table)
     total, after = 0, None
     while True:
         with engine.begin() as conn:
-            query = select(key).where(where).order_by(key).limit(batch)
+            query = (
+                select(key)
+                .where(where)
+                .order_by(key)
+                .limit(batch)
+                .with_for_update(skip_locked=True)  # nothing on SQLite: one writer
+            )
             if after is not None:
                 query = query.where(key > after)
             ids = conn.execute(query).scalars().all()

@@ -3,16 +3,18 @@ instances, dry runs that delete nothing."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import event, func, insert, select, update
 
 from service.ops import purge, stats
 from service.queue.purger import Purger
 from service.runtime import Runtime
+from service.storage import retention
 from service.storage.models import (
     absentees,
     followups,
@@ -21,6 +23,7 @@ from service.storage.models import (
     participants,
     poll_answers,
     qa_entries,
+    webhook_events,
 )
 from service.storage.retention import PER_INSTANCE, Ages
 from service.storage.types import utcnow
@@ -36,6 +39,7 @@ from tests.ops.populate import (
     started,
     statuses,
 )
+from tests.support import wait_until
 
 
 def joined(uuid: str, n: int, email: str) -> dict[str, Any]:
@@ -204,3 +208,63 @@ def test_an_ops_command_never_creates_a_missing_sqlite_file(
     assert f"no database at {tmp_path.resolve() / 'data' / 'zoomhooks.sqlite3'}" in result.output
     assert "relative to the working directory" in result.output
     assert not (tmp_path / "data" / "zoomhooks.sqlite3").exists()
+
+
+def test_each_batch_is_its_own_short_transaction(runtime: Runtime) -> None:
+    """Ingest gets the writer between batches: 5 rows in batches of 2 are 3 commits, not 1."""
+    for i in range(5):
+        aged(runtime, processed(runtime, "meeting.started", started(f"b{i}==")), 40)
+    commits = 0
+
+    def count_commit(_conn: object) -> None:
+        nonlocal commits
+        commits += 1
+
+    event.listen(runtime.engine, "commit", count_commit)
+    try:
+        found = retention.purge(runtime.engine, Ages(events=30).cutoffs(utcnow()), batch=2)
+    finally:
+        event.remove(runtime.engine, "commit", count_commit)
+    assert found == {"webhook_events": 5}
+    assert commits >= 3
+
+
+@pytest.mark.postgres
+def test_a_purge_skips_a_row_another_transaction_holds(
+    make_runtime: MakeRuntime, postgres_url: str
+) -> None:
+    """A redelivery holding an old event's row never makes the purge wait (nor the other way
+    round): the row is left for the next purge."""
+    runtime = make_runtime(database_url=postgres_url, max_attempts=1)
+    held, free = (processed(runtime, "meeting.started", started(f"h{i}==")) for i in range(2))
+    for inbox_id in (held, free):
+        aged(runtime, inbox_id, 40)
+    done: dict[str, int] = {}
+    with runtime.engine.connect() as holder:
+        holder.execute(
+            select(webhook_events.c.id).where(webhook_events.c.id == held).with_for_update()
+        )
+        purging = threading.Thread(
+            target=lambda: done.update(
+                retention.purge(runtime.engine, Ages(events=30).cutoffs(utcnow()))
+            )
+        )
+        purging.start()
+        purging.join(timeout=20)
+        blocked = purging.is_alive()
+        holder.rollback()
+    purging.join()
+    assert not blocked, "the purge waited for a row another transaction holds"
+    assert done == {"webhook_events": 1}
+    assert set(statuses(runtime)) == {held}
+
+
+def test_the_scheduled_purge_runs_soon_after_start(runtime: Runtime) -> None:
+    """A daily interval must not mean a first purge a day after every restart."""
+    aged(runtime, processed(runtime, "meeting.started", started("soon==")), 10)
+    purger = Purger(runtime.engine, Ages(events=7), interval_seconds=86400, first_after_seconds=0)
+    purger.start()
+    try:
+        wait_until(lambda: not statuses(runtime), timeout=20)
+    finally:
+        purger.stop()
