@@ -39,6 +39,8 @@ DEFAULT_CONNECTIONS = 64
 DEFAULT_DRAIN_LIMIT = 120.0
 #: Longest one delivery may wait for its answer (Zoom's own limit is 3 s).
 ANSWER_TIMEOUT = 10.0
+#: How late the sender may start a delivery before the run says it could not offer the rate (ms).
+SEND_LAG_WARN_MS = 100.0
 FINISHED = ("done", "ignored")
 COUNT_SQL = "SELECT status, count(*) FROM webhook_events GROUP BY status"
 UNFINISHED = ("received", "processing")
@@ -61,9 +63,18 @@ class Result:
     latencies_ms: list[float] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
     load_seconds: float = 0.0
+    #: When the last delivery was sent, from the start (the rate actually offered).
+    send_seconds: float = 0.0
+    #: The latest any delivery was sent after its due time (the sender's own lag).
+    max_send_lag_ms: float = 0.0
     drain_seconds: float | None = None
+    #: How long the drain was waited for (drain_seconds, or the limit when it never drained).
+    drain_waited: float = 0.0
     processed_at_end_of_load: int = 0
     cpu_seconds: float = 0.0
+    sender_cpu_seconds: float = 0.0
+    #: Cores other processes used over the load and the drain: the noise in the numbers.
+    other_cores: float = 0.0
 
     def percentile(self, q: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -73,10 +84,15 @@ class Result:
 
     def summary(self) -> dict[str, Any]:
         processed_total = self.samples[-1].processed if self.samples else 0
-        e2e_seconds = self.load_seconds + (self.drain_seconds or 0.0)
+        # over everything watched: a backlog that never drained counts the whole wait
+        e2e_seconds = self.load_seconds + self.drain_waited
         return {
             "target": self.target,
             "offered": self.offered,
+            "offered_per_s": round(self.offered / self.send_seconds, 1)
+            if self.send_seconds
+            else None,
+            "max_send_lag_ms": round(self.max_send_lag_ms, 1),
             "acked": self.acked,
             "failed": self.failed,
             "p50_ms": round(self.percentile(0.50), 2),
@@ -90,6 +106,8 @@ class Result:
             "cpu_ms_per_delivery": round(1000 * self.cpu_seconds / self.acked, 3)
             if self.acked
             else None,
+            "sender_cpu_s": round(self.sender_cpu_seconds, 2),
+            "other_cores": round(self.other_cores, 2),
             "samples": [s.__dict__ for s in self.samples],
         }
 
@@ -156,9 +174,7 @@ async def _read_response(reader: asyncio.StreamReader) -> int:
 
 def counts(db: common.TempDatabase) -> dict[str, int]:
     with db.sqlite_readonly() as conn:
-        rows = conn.execute(
-            "SELECT status, count(*) FROM webhook_events GROUP BY status"
-        ).fetchall()
+        rows = conn.execute(COUNT_SQL).fetchall()
     conn.close()
     return {str(status): int(n) for status, n in rows}
 
@@ -202,9 +218,11 @@ async def drive(
         delay = due - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
+        result.max_send_lag_ms = max(result.max_send_lag_ms, 1000 * (loop.time() - due))
         task = asyncio.create_task(one(raw, due))
         pending.add(task)
         task.add_done_callback(pending.discard)
+    result.send_seconds = loop.time() - start
     if pending:
         await asyncio.wait(pending, timeout=ANSWER_TIMEOUT + 5)
     result.load_seconds = loop.time() - start
@@ -216,8 +234,9 @@ async def drive(
     ):
         await asyncio.sleep(0.25)
         found = await asyncio.to_thread(counts, db)
+    result.drain_waited = loop.time() - drain_start
     if not sum(found.get(s, 0) for s in UNFINISHED):
-        result.drain_seconds = loop.time() - drain_start
+        result.drain_seconds = result.drain_waited
     sampler.cancel()
     await take_sample()
     await sender.close()
@@ -251,10 +270,31 @@ def run_target(
     result = Result(target, count)
     try:
         server.start()
-        cpu_before = server.cpu_seconds()
+        cpu_before, busy_before = server.cpu_seconds(), common.machine_busy_seconds()
+        sender_before, wall_before = time.process_time(), time.monotonic()
         print(f"[sustained] {target}: {count} deliveries at {rate:.0f}/s", flush=True)
         asyncio.run(drive(result, port, requests, rate, db))
+        wall = time.monotonic() - wall_before
         result.cpu_seconds = server.cpu_seconds() - cpu_before
+        result.sender_cpu_seconds = time.process_time() - sender_before
+        result.other_cores = common.other_cores(
+            common.machine_busy_seconds() - busy_before,
+            result.cpu_seconds,
+            result.sender_cpu_seconds,
+            seconds=wall,
+        )
+        if result.other_cores > common.NOISY_OTHER_CORES:
+            print(
+                f"[sustained] {target}: WARNING other processes used {result.other_cores:.2f} "
+                "cores meanwhile; the numbers are noisy",
+                flush=True,
+            )
+        if result.max_send_lag_ms > SEND_LAG_WARN_MS:
+            print(
+                f"[sustained] {target}: WARNING the sender fell {result.max_send_lag_ms:.0f} ms "
+                "behind its schedule; the rate offered was lower than asked",
+                flush=True,
+            )
     finally:
         server.stop()
         db.drop()
@@ -283,17 +323,24 @@ def main(argv: list[str] | None = None) -> int:
         f"zoomhooks sustained load — sqlite + embedded, {args.rate:.0f}/s for {args.seconds:.0f} s"
     )
     header = (
-        f"{'target':<9} {'acked':>7} {'failed':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-        f"{'worked':>7} {'max backlog':>11} {'drain s':>8} {'e2e/s':>7} {'cpu ms/dlv':>10}"
+        f"{'target':<9} {'offered/s':>9} {'acked':>7} {'failed':>6} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'max ms':>8} {'worked':>7} {'max backlog':>11} {'drain s':>8} {'e2e/s':>7} "
+        f"{'cpu ms/dlv':>10} {'other':>5}"
     )
     common.print_table_head(title, header)
     for name, s in summaries.items():
         drain = "never" if s["drain_s"] is None else f"{s['drain_s']:.1f}"
         print(
-            f"{name:<9} {s['acked']:>7} {s['failed']:>6} {s['p50_ms']:>8.1f} {s['p99_ms']:>8.1f} "
-            f"{s['max_ms']:>8.1f} {s['worked']:>7} {s['max_backlog']:>11} {drain:>8} "
-            f"{s['e2e_per_s']:>7.1f} {s['cpu_ms_per_delivery'] or 0:>10.3f}"
+            f"{name:<9} {s['offered_per_s'] or 0:>9.1f} {s['acked']:>7} {s['failed']:>6} "
+            f"{s['p50_ms']:>8.1f} {s['p99_ms']:>8.1f} {s['max_ms']:>8.1f} {s['worked']:>7} "
+            f"{s['max_backlog']:>11} {drain:>8} {s['e2e_per_s']:>7.1f} "
+            f"{s['cpu_ms_per_delivery'] or 0:>10.3f} {s['other_cores']:>5.2f}"
         )
+    print(
+        "worked = processed (done/ignored) when the load ended; e2e/s = processed / (load + "
+        "drain, or the whole wait when it never drained); cpu = the server's, load and drain; "
+        "other = cores used by other processes meanwhile (noise; 2 cores in all)."
+    )
     ratio = None
     if "service" in summaries and "minimal" in summaries and summaries["minimal"]["e2e_per_s"]:
         ratio = round(summaries["service"]["e2e_per_s"] / summaries["minimal"]["e2e_per_s"], 3)
