@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
+from bench import procstat
+
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 #: Cores used by other processes during a measured span above which the numbers are flagged.
@@ -57,46 +59,6 @@ def scrubbed_environ(*prefixes: str) -> dict[str, str]:
 
 
 # -- CPU accounting ---------------------------------------------------------------------------
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads) so far, from /proc (0 elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def named_processes_cpu_seconds(comm: str, cmdline_contains: str = "") -> float:
-    """CPU time so far of this machine's processes named `comm` (`/proc/PID/comm`) whose command
-    line contains `cmdline_contains`. Processes that exited meanwhile are not counted."""
-    total = 0.0
-    with contextlib.suppress(OSError):
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit():
-                continue
-            try:
-                if (proc / "comm").read_text().strip() != comm:
-                    continue
-                if cmdline_contains and cmdline_contains not in (proc / "cmdline").read_text(
-                    errors="replace"
-                ):
-                    continue
-            except OSError:
-                continue
-            total += process_cpu_seconds(int(proc.name))
-    return total
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds all cores spent busy since boot (`cpu` line of /proc/stat; 0 elsewhere)."""
-    try:
-        first = Path("/proc/stat").read_text().split("\n", 1)[0].split()
-    except OSError:
-        return 0.0
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in first[1:9])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def other_cores(machine_busy: float, *accounted: float, seconds: float) -> float:
@@ -178,7 +140,7 @@ class ServerProcess:
         return "\n".join(text.splitlines()[-lines:])
 
     def cpu_seconds(self) -> float:
-        return process_cpu_seconds(self.proc.pid) if self.proc is not None else 0.0
+        return procstat.process_cpu_seconds(self.proc.pid) if self.proc is not None else 0.0
 
     def stop(self) -> None:
         proc = self.proc

@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench import procstat  # noqa: E402
 from service.devtools.fakezoom import (  # noqa: E402
     DEFAULT_ACCOUNT_ID,
     DEFAULT_CLIENT_ID,
@@ -81,32 +82,6 @@ def maxrss_kib() -> int:
 
 def current_rss_kib() -> int:
     return status_kib("VmRSS")
-
-
-def machine_busy_seconds() -> float:
-    """CPU time all processes of the machine used so far (from /proc/stat; 0 elsewhere)."""
-    try:
-        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    except OSError:
-        return 0.0
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-def server_cpu_seconds(name: str = "postgres") -> float:
-    """CPU time of this machine's processes called `name` so far (the database server's)."""
-    total = 0
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if (proc / "comm").read_text().strip() != name:
-                continue
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds() -> float:
@@ -311,17 +286,19 @@ def run_service(args: argparse.Namespace) -> dict[str, Any]:
             warm_up(client, args)
         # The PostgreSQL server's processes work for this run too: not "other" load.
         postgres = not args.database.startswith("sqlite")
-        server_before = server_cpu_seconds() if postgres else 0.0
+        server_before = procstat.named_processes_cpu_seconds("postgres") if postgres else 0.0
         rss_before = peak_rss_kib()
         cpu_before = cpu_seconds()
-        busy_before = machine_busy_seconds()
+        busy_before = procstat.machine_busy_seconds()
         start = time.perf_counter()
         with profiled(args.profile):
             later = runtime.runner.run(job)
         seconds = time.perf_counter() - start
         cpu = cpu_seconds() - cpu_before
-        busy = machine_busy_seconds() - busy_before
-        server = server_cpu_seconds() - server_before if postgres else 0.0
+        busy = procstat.machine_busy_seconds() - busy_before
+        server = (
+            procstat.named_processes_cpu_seconds("postgres") - server_before if postgres else 0.0
+        )
         rss_after = peak_rss_kib()
         rss_now = current_rss_kib()
 
@@ -507,10 +484,10 @@ def run_raw(args: argparse.Namespace) -> dict[str, Any]:
             warm_up(client, args)
         # The PostgreSQL server's processes work for this run too: not "other" load.
         postgres = not args.database.startswith("sqlite")
-        server_before = server_cpu_seconds() if postgres else 0.0
+        server_before = procstat.named_processes_cpu_seconds("postgres") if postgres else 0.0
         rss_before = peak_rss_kib()
         cpu_before = cpu_seconds()
-        busy_before = machine_busy_seconds()
+        busy_before = procstat.machine_busy_seconds()
         start = time.perf_counter()
         with profiled(args.profile):
             for page in timed_pages(client.past_webinar_participants(args.uuid), phases):
@@ -522,8 +499,10 @@ def run_raw(args: argparse.Namespace) -> dict[str, Any]:
                 stored += len(rows)
         seconds = time.perf_counter() - start
         cpu = cpu_seconds() - cpu_before
-        busy = machine_busy_seconds() - busy_before
-        server = server_cpu_seconds() - server_before if postgres else 0.0
+        busy = procstat.machine_busy_seconds() - busy_before
+        server = (
+            procstat.named_processes_cpu_seconds("postgres") - server_before if postgres else 0.0
+        )
         rss_after = peak_rss_kib()
         rss_now = current_rss_kib()
     finally:

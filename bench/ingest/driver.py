@@ -32,7 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench import common
+from bench import common, procstat
 from bench.ingest import presign
 
 HERE = Path(__file__).resolve().parent
@@ -74,9 +74,9 @@ def infra_cpu_seconds(db: common.TempDatabase, broker: str) -> float:
     total = 0.0
     if db.kind == "postgres" and db.name:
         # a backend's command line is "postgres: USER DATABASE HOST(PORT) STATE"
-        total += common.named_processes_cpu_seconds("postgres", f" {db.name} ")
+        total += procstat.named_processes_cpu_seconds("postgres", f" {db.name} ")
     if broker in BROKER_PROCESS:
-        total += common.named_processes_cpu_seconds(BROKER_PROCESS[broker])
+        total += procstat.named_processes_cpu_seconds(BROKER_PROCESS[broker])
     return total
 
 
@@ -391,7 +391,7 @@ def run_target(
 
         log(f"{target}: measured load, {measured.meta['count']} events, <= {opts.duration:.0f} s")
         cpu_before = server.cpu_seconds()
-        busy_before, wrk_before = common.machine_busy_seconds(), children_cpu_seconds()
+        busy_before, wrk_before = procstat.machine_busy_seconds(), children_cpu_seconds()
         infra_before = infra_cpu_seconds(db, opts.broker)
         wall_before = time.monotonic()
         mres = run_wrk(
@@ -404,7 +404,7 @@ def run_target(
         )
         cpu = server.cpu_seconds() - cpu_before
         wall = time.monotonic() - wall_before
-        busy = common.machine_busy_seconds() - busy_before
+        busy = procstat.machine_busy_seconds() - busy_before
         wrk_cpu = children_cpu_seconds() - wrk_before
         infra_cpu = infra_cpu_seconds(db, opts.broker) - infra_before
         m = summarize_load(mres)

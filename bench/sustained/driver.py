@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import common
+from bench import common, procstat
 from bench.ingest import presign
 
 HERE = Path(__file__).resolve().parent
@@ -270,7 +270,7 @@ def run_target(
     result = Result(target, count)
     try:
         server.start()
-        cpu_before, busy_before = server.cpu_seconds(), common.machine_busy_seconds()
+        cpu_before, busy_before = server.cpu_seconds(), procstat.machine_busy_seconds()
         sender_before, wall_before = time.process_time(), time.monotonic()
         print(f"[sustained] {target}: {count} deliveries at {rate:.0f}/s", flush=True)
         asyncio.run(drive(result, port, requests, rate, db))
@@ -278,7 +278,7 @@ def run_target(
         result.cpu_seconds = server.cpu_seconds() - cpu_before
         result.sender_cpu_seconds = time.process_time() - sender_before
         result.other_cores = common.other_cores(
-            common.machine_busy_seconds() - busy_before,
+            procstat.machine_busy_seconds() - busy_before,
             result.cpu_seconds,
             result.sender_cpu_seconds,
             seconds=wall,
