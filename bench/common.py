@@ -1,9 +1,9 @@
-"""What the benchmark drivers (`bench/ingest`, `bench/followup`) do alike.
+"""What the benchmark drivers (`bench/ingest`, `bench/sustained`, `bench/followup`) do alike.
 
 Processes under test (started in their own session, output to a log file, ready when a URL
-answers 200, stopped by process group), free loopback ports, CPU accounting from /proc and the
-noise of other processes, fresh SQLite or PostgreSQL databases, the service-code fingerprint,
-run directories, the JSON summary and the head of the printed table.
+answers 200, stopped by process group), free loopback ports, the noise of other processes (the
+CPU readers themselves are in `bench/procstat.py`), fresh SQLite or PostgreSQL databases, the
+service-code fingerprint, run directories, the JSON summary and the head of the printed table.
 
 The drivers run as modules from the repository root (`python -m bench.ingest.driver`, which is
 what their `run` scripts do), so `bench` and `service` import without any path set-up.
