@@ -39,6 +39,7 @@ RECORD_COLUMNS = (
     "zm_trackingid",
     "zm_request_id",
     "app",
+    "transport",
     "received_at",
     "updated_at",
     "status",
@@ -62,6 +63,8 @@ class NewEvent:
     app: str | None = None
     #: For log lines only (not stored apart from the body).
     instance_uuid: str | None = None
+    #: How it came: `webhook` (an HTTP POST) or `websocket` (`zoomhooks listen`).
+    transport: str = "webhook"
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +251,7 @@ def _row(new: NewEvent, now: datetime, deliveries: int) -> dict[str, Any]:
         "zm_trackingid": new.zm_trackingid,
         "zm_request_id": new.zm_request_id,
         "app": new.app,
+        "transport": new.transport,
         "received_at": now,
         "updated_at": now,
         "status": "received",

@@ -63,6 +63,13 @@ webhook_events = Table(
     Column("body", Text, nullable=False, comment="the request body exactly as received (UTF-8)"),
     Column("app", String(64), nullable=True, comment="the configured Zoom app it came to"),
     *_lease(),
+    Column(
+        "transport",
+        String(16),
+        nullable=False,
+        server_default="webhook",
+        comment="how the first delivery came: webhook or websocket",
+    ),
     CheckConstraint(
         "status IN ('received', 'processing', 'done', 'failed', 'ignored')", name="status"
     ),
@@ -375,4 +382,46 @@ actions = Table(
     Index(None, "status", "next_attempt_at"),
     Index(None, "status", "lease_until"),
     Index(None, "app", "created_at"),
+)
+
+
+# The WebSocket transport (`zoomhooks listen`): one row per subscription, held by one listener
+# at a time, and the windows it was disconnected, each reconciled against Zoom's past instances.
+GAP_STATUSES = ("pending", "done", "failed")
+
+websocket_subscriptions = Table(
+    "websocket_subscriptions",
+    metadata,
+    Column("subscription_id", String(128), primary_key=True),
+    Column("app", String(64), nullable=False, comment="the configured Zoom app it belongs to"),
+    Column("lease_owner", String(100), nullable=True, comment="the listener holding it"),
+    Column("lease_until", UTCDateTime, nullable=True, comment="until when, unless renewed"),
+    Column("connected_at", UTCDateTime, nullable=True, comment="since when its socket is open"),
+    Column(
+        "alive_at",
+        UTCDateTime,
+        nullable=True,
+        comment="when a listener last knew its socket worked: a gap starts here",
+    ),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+websocket_gaps = Table(
+    "websocket_gaps",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("subscription_id", String(128), nullable=False),
+    Column("app", String(64), nullable=False),
+    Column("account_id", String(64), nullable=True),
+    Column("gap_from", UTCDateTime, nullable=False, comment="the socket was last known alive"),
+    Column("gap_to", UTCDateTime, nullable=False, comment="a socket was open again"),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("due_at", UTCDateTime, nullable=False, comment="the next reconcile attempt"),
+    Column("backfilled", Integer, nullable=True, comment="instances found without follow-ups"),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("status IN ('pending', 'done', 'failed')", name="status"),
+    Index(None, "status", "due_at"),
 )
