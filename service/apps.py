@@ -7,6 +7,7 @@ account_id = "AbCdEf..."          # the Zoom account the app is installed on
 secret_tokens_env = "MKT_SECRET"  # or secret_tokens = ["new", "old"] (rotation)
 client_id = "..."                 # Server-to-Server OAuth, for follow-ups (optional)
 client_secret_env = "MKT_CLIENT_SECRET"   # or client_secret = "..."
+subscription_id = "..."           # events over a WebSocket too (`zoomhooks listen`; optional)
 
 [accounts.AbCdEf...]              # optional: the account's plan and the share zoomhooks takes
 plan = "business"                 # free | pro | business (Business+)
@@ -17,7 +18,10 @@ daily_cap = 60000                 # Heavy + Resource-intensive calls a day, if n
 Secrets are best kept out of the file (`*_env` names an environment variable, e.g. from a
 Kubernetes Secret); they never show in reprs. The environment's `ZOOM_WEBHOOK_SECRET_TOKEN`
 and `ZOOM_ACCOUNT_ID`/`ZOOM_CLIENT_ID`/`ZOOM_CLIENT_SECRET` make the app `default`, served at
-`/webhooks/zoom`, as before. Pure: parsing takes the TOML text and the environment as values.
+`/webhooks/zoom`, as before; `ZOOM_WEBSOCKET_SUBSCRIPTION_ID` gives it a WebSocket
+subscription. An app with a `subscription_id` needs its Server-to-Server credentials (the
+socket is opened with the app's access token) and may go without a secret token when Zoom
+sends it no webhooks. Pure: parsing takes the TOML text and the environment as values.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from .actions import parse as parse_actions
 DEFAULT_APP = "default"
 WEBHOOK_PATH = "/webhooks/zoom"
 _APP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+#: What a WebSocket subscription id may hold: it travels in the connection URL's query.
+_SUBSCRIPTION_ID = re.compile(r"^[A-Za-z0-9_.~-]{1,128}$")
 _APP_KEYS = {
     "account_id",
     "secret_tokens",
@@ -43,6 +49,7 @@ _APP_KEYS = {
     "client_secret",
     "client_secret_env",
     "actions",
+    "subscription_id",
 }
 _ACCOUNT_KEYS = {"plan", "share", "daily_cap"}
 #: Zoom's plans as far as rate limits go (see `service.governor.plans`), with aliases.
@@ -110,6 +117,8 @@ class App:
     credentials: Credentials | None = None
     #: Write-side actions (see `service.actions`); None: the app only reads.
     actions: Actions | None = None
+    #: The Zoom WebSocket event subscription `zoomhooks listen` holds for it; None: webhooks only.
+    subscription_id: str | None = None
 
     @property
     def path(self) -> str:
@@ -206,6 +215,10 @@ class Apps:
     def any_secret(self) -> bool:
         return any(app.secrets for app in self.apps.values())
 
+    def subscriptions(self) -> list[App]:
+        """The apps with a WebSocket subscription, in configuration order."""
+        return [app for app in self.apps.values() if app.subscription_id is not None]
+
 
 def split_secrets(text: str) -> tuple[bytes, ...]:
     """A comma-separated list of secret tokens (several allow rotation without downtime)."""
@@ -243,6 +256,7 @@ def load(
                 f"and not {DEFAULT_APP!r} (the environment's app)"
             )
         apps[name] = _app(name, table, where, environ)
+    _check_subscriptions(apps, source)
     limits: dict[str, Limits] = {}
     for account_id, table in _tables(data, "accounts", source).items():
         limits[account_id] = _limits(table, f"{source} [accounts.{account_id}]", default_limits)
@@ -268,8 +282,12 @@ def _app(name: str, table: Mapping[str, Any], where: str, environ: Mapping[str, 
         raise ConfigError(f"{where}: secret_tokens must be a list of non-empty strings")
     secrets = tuple(t.strip().encode() for t in tokens or ())
     secrets += split_secrets(_from_env(table, "secret_tokens_env", where, environ) or "")
-    if not secrets:
-        raise ConfigError(f"{where}: give secret_tokens or secret_tokens_env (the Secret Token)")
+    subscription_id = _string(table, "subscription_id", where)
+    if not secrets and subscription_id is None:
+        raise ConfigError(
+            f"{where}: give secret_tokens or secret_tokens_env (the Secret Token), or "
+            "subscription_id to receive its events over a WebSocket"
+        )
     client_id = _string(table, "client_id", where)
     client_secret = _string(table, "client_secret", where) or _from_env(
         table, "client_secret_env", where, environ
@@ -302,7 +320,40 @@ def _app(name: str, table: Mapping[str, Any], where: str, environ: Mapping[str, 
         secrets=secrets,
         credentials=credentials,
         actions=actions,
+        subscription_id=subscription_id,
     )
+
+
+def _check_subscriptions(apps: Mapping[str, App], source: str) -> None:
+    """Each subscription id fits the URL, belongs to one app, and that app can get an access
+    token (the socket is opened with it)."""
+    owners: dict[str, str] = {}
+    for name, app in apps.items():
+        if app.subscription_id is None:
+            continue
+        environment = name == DEFAULT_APP
+        where = "ZOOM_WEBSOCKET_SUBSCRIPTION_ID" if environment else f"{source} [apps.{name}]"
+        if not _SUBSCRIPTION_ID.match(app.subscription_id):
+            raise ConfigError(
+                f"{where}: a subscription id is the one Zoom shows for the app's WebSocket event "
+                "subscription (letters, digits, '-', '_', '.', '~'; up to 128)"
+            )
+        if app.credentials is None:
+            needs = (
+                "ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET"
+                if environment
+                else "account_id, client_id and client_secret (or client_secret_env)"
+            )
+            raise ConfigError(
+                f"{where}: the WebSocket is opened with the app's Server-to-Server OAuth "
+                f"token, so it needs {needs}"
+            )
+        if app.subscription_id in owners:
+            raise ConfigError(
+                f"{where}: subscription_id {app.subscription_id!r} is also app "
+                f"{owners[app.subscription_id]!r}'s; Zoom keeps one connection per subscription"
+            )
+        owners[app.subscription_id] = name
 
 
 def _limits(table: Mapping[str, Any], where: str, default: Limits) -> Limits:

@@ -61,6 +61,18 @@ DEFAULT_NOT_READY_RETRY = 5 * 60
 DEFAULT_NOT_READY_LIMIT = 24 * 60 * 60
 DEFAULT_ZOOM_API_BASE_URL = "https://api.zoom.us/v2"
 DEFAULT_ZOOM_OAUTH_URL = "https://zoom.us/oauth/token"
+#: Zoom's WebSocket endpoint for event subscriptions (`zoomhooks listen`).
+DEFAULT_ZOOM_WEBSOCKET_URL = "wss://ws.zoom.us/ws"
+#: How often the listener sends Zoom a heartbeat (seconds); Zoom asks for one every 30 s.
+DEFAULT_LISTEN_HEARTBEAT = 30.0
+#: How long the listener waits for the answer to a heartbeat before it takes the connection
+#: for dead and opens another (seconds).
+DEFAULT_LISTEN_HEARTBEAT_TIMEOUT = 10.0
+#: Longest wait between two reconnect attempts, before jitter (seconds).
+DEFAULT_LISTEN_RECONNECT_MAX = 60.0
+#: Longest disconnect window reconciled after a reconnect (seconds); an older start is
+#: clipped, and the log says to run `zoomhooks reconcile --since` for the rest.
+DEFAULT_LISTEN_MAX_GAP = 7 * 24 * 60 * 60.0
 #: Prefix of every queue name, so that deployments (and test runs) sharing a broker never collide.
 DEFAULT_QUEUE_PREFIX = "zoomhooks"
 
@@ -196,6 +208,35 @@ class Settings(BaseSettings):
     zoom_oauth_url: str = Field(
         default=DEFAULT_ZOOM_OAUTH_URL, validation_alias=_env("ZOOM_OAUTH_URL")
     )
+    zoom_websocket_url: str = Field(
+        default=DEFAULT_ZOOM_WEBSOCKET_URL, validation_alias=_env("ZOOM_WEBSOCKET_URL")
+    )
+    zoom_websocket_subscription_id: str | None = Field(
+        default=None, validation_alias=_env("ZOOM_WEBSOCKET_SUBSCRIPTION_ID")
+    )
+    listen_heartbeat_seconds: float = Field(
+        default=DEFAULT_LISTEN_HEARTBEAT,
+        gt=0,
+        le=300,
+        validation_alias=_env("ZOOMHOOKS_LISTEN_HEARTBEAT_SECONDS"),
+    )
+    listen_heartbeat_timeout_seconds: float = Field(
+        default=DEFAULT_LISTEN_HEARTBEAT_TIMEOUT,
+        gt=0,
+        le=300,
+        validation_alias=_env("ZOOMHOOKS_LISTEN_HEARTBEAT_TIMEOUT_SECONDS"),
+    )
+    listen_reconnect_max_seconds: float = Field(
+        default=DEFAULT_LISTEN_RECONNECT_MAX,
+        gt=0,
+        le=3600,
+        validation_alias=_env("ZOOMHOOKS_LISTEN_RECONNECT_MAX_SECONDS"),
+    )
+    listen_max_gap_seconds: float = Field(
+        default=DEFAULT_LISTEN_MAX_GAP,
+        gt=0,
+        validation_alias=_env("ZOOMHOOKS_LISTEN_MAX_GAP_SECONDS"),
+    )
     zoom_daily_cap: int | None = Field(
         default=None, ge=1, validation_alias=_env("ZOOMHOOKS_ZOOM_DAILY_CAP")
     )
@@ -235,6 +276,7 @@ class Settings(BaseSettings):
         "zoom_account_id",
         "zoom_client_id",
         "zoom_client_secret",
+        "zoom_websocket_subscription_id",
         "config_file",
         "rate_limit_redis_url",
         mode="before",
@@ -271,6 +313,18 @@ class Settings(BaseSettings):
         if not value.startswith(("https://", "http://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("zoom_websocket_url")
+    @classmethod
+    def _websocket_url(cls, value: str) -> str:
+        if not value.startswith(("wss://", "ws://")):
+            raise ValueError("must be a ws(s) URL, like wss://ws.zoom.us/ws")
+        return value.rstrip("/")
+
+    @field_validator("zoom_websocket_subscription_id")
+    @classmethod
+    def _stripped(cls, value: str | None) -> str | None:
+        return value.strip() if value is not None else None
 
     @field_validator("zoom_plan")
     @classmethod
@@ -331,13 +385,15 @@ class Settings(BaseSettings):
                 self.zoom_client_id,
                 self.zoom_client_secret.get_secret_value(),
             )
-        if not self.webhook_secrets and credentials is None:
+        subscription = self.zoom_websocket_subscription_id
+        if not self.webhook_secrets and credentials is None and subscription is None:
             return None
         return apps.App(
             name=apps.DEFAULT_APP,
             account_id=self.zoom_account_id,
             secrets=self.webhook_secrets,
             credentials=credentials,
+            subscription_id=subscription,
         )
 
     @property

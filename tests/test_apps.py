@@ -147,3 +147,73 @@ def test_an_app_bound_to_an_account_vouches_for_that_account_only() -> None:
     assert found.credentials_for("acctB") is None
     with pytest.raises(apps.NotBound, match="no longer configured"):
         found.credentials_for("acctA", app="gone")
+
+
+WEBSOCKET = """
+[apps.events]
+account_id = "acctW"
+client_id = "cidW"
+client_secret = "sW"
+subscription_id = "Sub-123_abc"
+
+[apps.both]
+account_id = "acctX"
+secret_tokens = ["x"]
+client_id = "cidX"
+client_secret = "sX"
+subscription_id = "sub.456"
+"""
+
+
+def test_an_app_may_take_its_events_over_a_websocket_with_or_without_webhooks() -> None:
+    found = load(WEBSOCKET)
+    events, both = found.apps["events"], found.apps["both"]
+    assert events.subscription_id == "Sub-123_abc" and events.secrets == ()
+    assert both.subscription_id == "sub.456" and both.secrets == (b"x",)
+    assert [app.name for app in found.subscriptions()] == ["events", "both"]
+    assert load(CONFIG).subscriptions() == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[apps.a]\nsubscription_id='s'\n", r"\[apps.a\]: the WebSocket is opened with .* token"),
+        (
+            "[apps.a]\nsubscription_id='s'\naccount_id='a'\nclient_id='c'\n",
+            "together",
+        ),
+        (
+            "[apps.a]\nsubscription_id='has space'\naccount_id='a'\nclient_id='c'\n"
+            "client_secret='s'\n",
+            "a subscription id is the one Zoom shows",
+        ),
+        ("[apps.a]\nsubscription_id=''\n", "non-empty string"),
+        (
+            "[apps.a]\nsubscription_id='s'\naccount_id='a'\nclient_id='c'\nclient_secret='x'\n"
+            "[apps.b]\nsubscription_id='s'\naccount_id='b'\nclient_id='d'\nclient_secret='y'\n",
+            r"\[apps.b\]: subscription_id 's' is also app 'a'",
+        ),
+    ],
+)
+def test_a_bad_subscription_is_refused_naming_where(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load(text)
+
+
+def test_the_environment_app_takes_a_subscription_with_its_credentials(
+    make_settings: MakeSettings,
+) -> None:
+    settings = make_settings(
+        webhook_secret_token=None,
+        zoom_account_id="acctE",
+        zoom_client_id="cidE",
+        zoom_client_secret="sE",
+        zoom_websocket_subscription_id=" sub-env ",
+    )
+    assert [(a.name, a.subscription_id) for a in settings.apps.subscriptions()] == [
+        ("default", "sub-env")
+    ]
+    with pytest.raises(ValidationError, match=r"ZOOM_WEBSOCKET_SUBSCRIPTION_ID: .*ZOOM_CLIENT_ID"):
+        make_settings(zoom_websocket_subscription_id="sub-env")
+    with pytest.raises(ValidationError, match="ws"):
+        make_settings(zoom_websocket_url="https://ws.zoom.us/ws")
