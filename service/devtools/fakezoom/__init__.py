@@ -20,6 +20,7 @@ from .log import RequestLog, RequestRecord
 from .oauth import FakeAccount
 from .people import make_uuid
 from .server import RunningFake, running, serve
+from .sockets import FakeSockets, SubscriptionStats
 from .spec import Spec, SpecViolation
 from .tokens import ManualClock
 from .world import Instance, World, zoom_time
@@ -31,6 +32,7 @@ __all__ = [
     "NOT_IMPLEMENTED_CODE",
     "SPEC_VIOLATION_CODE",
     "FakeAccount",
+    "FakeSockets",
     "FakeZoom",
     "Fault",
     "FaultKind",
@@ -42,6 +44,7 @@ __all__ = [
     "RunningFake",
     "Spec",
     "SpecViolation",
+    "SubscriptionStats",
     "World",
     "ZoomError",
     "create_app",

@@ -10,6 +10,7 @@ Endpoints (paths as Zoom's: the OAuth host and the API host are the fake's one h
   `PUT /v2/webinars/{webinarId}/registrants/status` and `PATCH /v2/meetings/{meetingId}`
   (`writes.py`, bodies validated against the spec); other operations of the
   spec answer 501, paths outside it 400 (see `spec.py`).
+- `/ws?subscriptionId=...&access_token=...` — WebSocket event subscriptions (`sockets.py`).
 - `/_fake/...` — the control API (`control.py`).
 
 Every response carries `x-zm-trackingid`; API responses also `X-RateLimit-Category`.
@@ -27,7 +28,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from . import errors
 from .errors import Kind
@@ -36,6 +37,7 @@ from .handlers import PastData
 from .log import OAUTH_OPERATION, RequestLog, RequestRecord
 from .oauth import FakeAccount, check_bearer, check_token_request, index_accounts, token_body
 from .responses import TRACKING_ID_KEY, TrackingId, json_response
+from .sockets import FakeSockets
 from .spec import API_PREFIX, Match, Operation, Spec, SpecViolation
 from .tokens import DEFAULT_PAGE_TOKEN_TTL, DEFAULT_TOKEN_LIFETIME, AccessTokens, Clock, PageTokens
 from .world import World
@@ -83,6 +85,7 @@ class FakeZoom:
             lifetime=token_lifetime, single_active=single_active_token, clock=clock
         )
         self.page_tokens = PageTokens(ttl=page_token_ttl, clock=clock)
+        self.sockets = FakeSockets(self.access_tokens, clock)
         self.log = RequestLog()
         self.past_data = PastData(self.world, self.page_tokens)
         self.writes = Writes(self.spec)
@@ -148,6 +151,7 @@ class FakeZoom:
         app = Starlette(
             routes=[
                 Route("/oauth/token", self._oauth, methods=["POST"]),
+                WebSocketRoute("/ws", self.sockets.endpoint),
                 Route(API_PREFIX + "/{rest:path}", self._api, methods=methods),
                 Mount("/_fake", routes=control_routes(self)),
             ],

@@ -13,6 +13,12 @@
 | `POST /_fake/reset` | forget requests, faults, access and page tokens |
 | `POST /_fake/tokens/expire` | expire every access token now |
 | `POST /_fake/page_tokens/expire` | invalidate every `next_page_token` |
+| `POST /_fake/ws/{subscription}/events` | send events (a webhook body, or an array of them)
+  to the subscription's socket: `{"delivered": n, "missed": n}` |
+| `POST /_fake/ws/{subscription}/disconnect` | close its socket from the server side |
+| `POST /_fake/ws/{subscription}/heartbeats` | `{"answer": false}` stops answering its
+  heartbeats (a dead connection), `true` resumes |
+| `GET /_fake/ws` | `{"subscriptions": {id: {"connections", "open", "heartbeats", ...}}}` |
 | `GET /_fake/world` | the instances, `{"webinars": [...], "meetings": [...]}` |
 | `POST /_fake/world/webinars`, `POST /_fake/world/meetings` | add an instance: the JSON
   object holds `World.add_webinar`/`add_meeting` arguments (`webinar_id` or `meeting_id`, ...) |
@@ -23,6 +29,7 @@ Control requests need no token, are not spec-checked, logged or subject to fault
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -148,7 +155,39 @@ def control_routes(fake: FakeZoom) -> list[BaseRoute]:
             return _bad(f"bad instance: {exc}")
         return _json(instance_summary(inst), 201)
 
+    async def ws_events(request: Request) -> Response:
+        subscription = request.path_params["subscription"]
+        try:
+            payload = await request.json()
+        except ValueError:
+            return _bad("the body must be a webhook body (JSON object) or an array of them")
+        bodies = payload if isinstance(payload, list) else [payload]
+        if not all(isinstance(body, dict) for body in bodies):
+            return _bad("each event must be a JSON object")
+        sent = [await fake.sockets.deliver(subscription, body) for body in bodies]
+        return _json({"delivered": sum(sent), "missed": len(sent) - sum(sent)})
+
+    async def ws_disconnect(request: Request) -> Response:
+        closed = await fake.sockets.close(request.path_params["subscription"])
+        return _json({"closed": closed})
+
+    async def ws_heartbeats(request: Request) -> Response:
+        try:
+            answer = (await request.json())["answer"]
+        except (ValueError, KeyError, TypeError):
+            return _bad('give {"answer": true|false}')
+        fake.sockets.mute(request.path_params["subscription"], not bool(answer))
+        return Response(status_code=204)
+
+    async def ws_stats(request: Request) -> Response:
+        found = fake.sockets.all_stats()
+        return _json({"subscriptions": {name: asdict(stats) for name, stats in found.items()}})
+
     return [
+        Route("/ws", ws_stats, methods=["GET"]),
+        Route("/ws/{subscription}/events", ws_events, methods=["POST"]),
+        Route("/ws/{subscription}/disconnect", ws_disconnect, methods=["POST"]),
+        Route("/ws/{subscription}/heartbeats", ws_heartbeats, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
         Route("/faults", list_faults, methods=["GET"]),
         Route("/faults", add_faults, methods=["POST"]),

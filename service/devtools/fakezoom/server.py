@@ -91,6 +91,11 @@ class RunningFake:
         return f"{self.base_url}/v2"
 
     @property
+    def ws_url(self) -> str:
+        """Stands for `wss://ws.zoom.us/ws`."""
+        return f"ws://{self.host}:{self.port}/ws"
+
+    @property
     def oauth_url(self) -> str:
         """Stands for `https://zoom.us/oauth/token`."""
         return f"{self.base_url}/oauth/token"
