@@ -11,7 +11,7 @@ operator names, else the one webhooks recorded for it, else the deployment's def
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,7 +23,7 @@ from service.storage import records
 from service.storage.followups import Followups
 from service.storage.models import followups, instances, registrants
 from service.storage.types import utcnow
-from service.zoom import ZoomClient
+from service.zoom import ZoomAPIError, ZoomClient
 
 KINDS = tuple(FOLLOWUP_RESOURCES)
 
@@ -45,6 +45,18 @@ class KnownId:
     kind: str
     zoom_id: int
     account_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    """What comparing Zoom's past instances with the follow-ups here found."""
+
+    #: Instances in the window with no follow-up at all.
+    gaps: list[PastInstance]
+    #: Numbers Zoom no longer has (404), with the reason.
+    skipped: list[tuple[KnownId, str]]
+    #: Numbers that could not be checked, with the reason.
+    failed: list[tuple[KnownId, str]]
 
 
 class Backfiller:
@@ -201,3 +213,49 @@ class Backfiller:
                     .order_by(followups.c.id)
                 ).scalars()
             )
+
+    def checks(
+        self, account: str | None, given: Mapping[str, Sequence[int]] | None = None
+    ) -> list[KnownId]:
+        """What to ask Zoom: the numbers seen here (only `account`'s when given), plus `given`
+        by kind."""
+        given = given or {}
+        checks: list[KnownId] = []
+        for kind in KINDS:
+            known = [
+                k
+                for k in self.known_ids(kind)
+                if account is None or (k.account_id or self.account_id) == account
+            ]
+            seen = {k.zoom_id for k in known}
+            checks += known
+            numbers = given.get(kind, ())
+            checks += [KnownId(kind, n, account) for n in dict.fromkeys(numbers) if n not in seen]
+        return checks
+
+    def reconcile(
+        self,
+        checks: Iterable[KnownId],
+        *,
+        since: datetime | None,
+        until: datetime | None = None,
+    ) -> Reconciliation:
+        """Ask Zoom for every past instance of each number, each with its own account's
+        credentials, and keep those started in [since, until] that have no follow-ups."""
+        found = Reconciliation([], [], [])
+        for check in checks:
+            try:
+                listed = self.instances(check.kind, str(check.zoom_id), check.account_id)
+            except ZoomAPIError as exc:
+                if exc.status == 404:
+                    found.skipped.append((check, "Zoom no longer has it"))
+                else:
+                    found.failed.append((check, str(exc)))
+                continue
+            except LookupError as exc:
+                found.failed.append((check, str(exc)))
+                continue
+            if until is not None:
+                listed = [i for i in listed if i.start_time is None or i.start_time <= until]
+            found.gaps.extend(self.gaps(listed, since=since))
+        return found

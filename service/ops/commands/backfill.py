@@ -9,7 +9,6 @@ import click
 from rich.progress import Progress
 
 from service.ops import session
-from service.processing.backfill import Backfiller, KnownId, PastInstance
 from service.runtime import Runtime
 from service.storage import migrate as migrations
 from service.storage.types import utcnow
@@ -130,24 +129,14 @@ def reconcile(
         _check_account(runtime, account)
         migrations.upgrade(runtime.engine)
         backfiller = runtime.backfiller
-        checks = _checks(backfiller, account, {"webinar": webinars, "meeting": meetings})
-        gaps: list[PastInstance] = []
-        failed = 0
-        for check in checks:
-            try:
-                found = backfiller.instances(check.kind, str(check.zoom_id), check.account_id)
-            except ZoomAPIError as exc:
-                if exc.status == 404:
-                    click.echo(f"skipped: {check.kind} {check.zoom_id}: Zoom no longer has it")
-                    continue
-                failed += 1
-                click.echo(f"failed: {check.kind} {check.zoom_id}: {exc}", err=True)
-                continue
-            except LookupError as exc:
-                failed += 1
-                click.echo(f"failed: {check.kind} {check.zoom_id}: {exc}", err=True)
-                continue
-            gaps += backfiller.gaps(found, since=cutoff)
+        checks = backfiller.checks(account, {"webinar": webinars, "meeting": meetings})
+        found = backfiller.reconcile(checks, since=cutoff)
+        for check, reason in found.skipped:
+            click.echo(f"skipped: {check.kind} {check.zoom_id}: {reason}")
+        for check, reason in found.failed:
+            click.echo(f"failed: {check.kind} {check.zoom_id}: {reason}", err=True)
+        gaps = found.gaps
+        failed = len(found.failed)
         for gap in gaps:
             click.echo(f"gap: {gap.kind} {gap.zoom_id} {gap.uuid} started {gap.start_time}")
         click.echo(f"{len(gaps)} instances since {cutoff:%Y-%m-%d %H:%M} have no follow-ups")
@@ -158,20 +147,3 @@ def reconcile(
             raise click.ClickException(f"{failed} of {len(checks)} numbers could not be checked")
     finally:
         runtime.close()
-
-
-def _checks(
-    backfiller: Backfiller, account: str | None, given: dict[str, tuple[int, ...]]
-) -> list[KnownId]:
-    """What to ask Zoom: the numbers seen here (only `account`'s when given), plus `given`."""
-    checks: list[KnownId] = []
-    for kind, numbers in given.items():
-        known = [
-            k
-            for k in backfiller.known_ids(kind)
-            if account is None or (k.account_id or backfiller.account_id) == account
-        ]
-        seen = {k.zoom_id for k in known}
-        checks += known
-        checks += [KnownId(kind, n, account) for n in dict.fromkeys(numbers) if n not in seen]
-    return checks
