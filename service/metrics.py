@@ -138,3 +138,51 @@ GOVERNOR_SLOWDOWNS = Counter(
     ["account_id", "category"],
     registry=REGISTRY,
 )
+LISTENER_CONNECTED = Gauge(
+    "zoomhooks_listener_connected",
+    "1 while this process has the app's WebSocket subscription open (zoomhooks listen).",
+    ["app"],
+    registry=REGISTRY,
+)
+LISTENER_LEASE = Gauge(
+    "zoomhooks_listener_lease_held",
+    "1 while this process holds the app's subscription lease (0: on standby).",
+    ["app"],
+    registry=REGISTRY,
+)
+LISTENER_LAST_FRAME_AGE = Gauge(
+    "zoomhooks_listener_last_frame_age_seconds",
+    "Seconds since Zoom's last frame (heartbeat answers included) on this process's socket; "
+    "NaN without one.",
+    ["app"],
+    registry=REGISTRY,
+)
+LISTENER_RECONNECTS = Counter(
+    "zoomhooks_listener_reconnects_total",
+    "WebSocket connections ended or failed, by reason: closed (by Zoom or the network), "
+    "heartbeat (no answer), token (refused), refused, error (unreachable, no token), rotation "
+    "(a planned switch to a renewed token, without a gap).",
+    ["app", "reason"],
+    registry=REGISTRY,
+)
+LISTENER_EVENTS = Counter(
+    "zoomhooks_listener_events_total",
+    "Events received over WebSocket: stored (new), duplicate (already in the inbox, e.g. by "
+    "webhook), rejected (not an event; logged).",
+    ["app", "outcome"],
+    registry=REGISTRY,
+)
+LISTENER_GAPS = Counter(
+    "zoomhooks_listener_gaps_total",
+    "Disconnect windows recorded to be reconciled against Zoom's past instances.",
+    ["app"],
+    registry=REGISTRY,
+)
+GAP_RECONCILES = Counter(
+    "zoomhooks_listener_gap_reconciles_total",
+    "Reconcile attempts of disconnect windows, by outcome: done, retry, failed.",
+    ["outcome"],
+    registry=REGISTRY,
+)
+for _outcome in ("done", "retry", "failed"):
+    GAP_RECONCILES.labels(outcome=_outcome)

@@ -13,9 +13,14 @@ from service.apps import DEFAULT_APP, Credentials
 from service.config import Settings, parse_database_url
 from service.governor import Governor, MemoryStateStore, StateStore, budget_for
 from service.governor.redis import RedisStateStore
+from service.listen.listener import Listener, Subscription
+from service.listen.policy import DEFAULT_GAP_LOOKBACK, Timing
+from service.listen.service import Listeners, inbox_store
 from service.processing.actions import ActionHandlers, ActionRunner
 from service.processing.backfill import Backfiller
 from service.processing.followup import FollowupRunner
+from service.processing.gaps import DEFAULT_INTERVAL as GAP_INTERVAL
+from service.processing.gaps import GapReconciler
 from service.processing.ingest import InboxWriter, Ingestor
 from service.processing.live import LiveHandlers
 from service.processing.process import Processor
@@ -27,10 +32,12 @@ from service.queue.worker import Workers
 from service.storage import db, retention
 from service.storage.actions import ActionJobs
 from service.storage.followups import Followups
+from service.storage.gaps import Gaps
 from service.storage.gauges import DatabaseCollector
 from service.storage.heartbeat import Heartbeat
 from service.storage.inbox import Inbox
 from service.storage.ratestate import DatabaseStateStore
+from service.storage.subscriptions import SubscriptionLeases
 from service.storage.tokens import DatabaseTokenStore
 from service.storage.usage import UsageRecorder
 from service.web.app import Check, NotReady, create_app
@@ -120,6 +127,8 @@ class Runtime:
             accounts=accounts,
         )
         self._workers: Workers | None = None
+        self.listeners: Listeners | None = None
+        self._gap_reconciler: GapReconciler | None = None
 
     def _ingestor(self, app: str, secrets: tuple[bytes, ...]) -> Ingestor:
         return Ingestor(
@@ -238,6 +247,60 @@ class Runtime:
     def schedule_action(self, action_id: int, at: datetime) -> None:
         self.actors.schedule_action(action_id, at)
 
+    def start_listening(self) -> Listeners:
+        """The WebSocket listener of every app with a subscription, and the reconciler of
+        their disconnect gaps, running in this process until `close`."""
+        settings = self.settings
+        subscriptions = settings.apps.subscriptions()
+        if not subscriptions:
+            raise ValueError(
+                "no app has a WebSocket subscription: set ZOOM_WEBSOCKET_SUBSCRIPTION_ID, or "
+                "subscription_id for an app of ZOOMHOOKS_CONFIG"
+            )
+        lease = timedelta(seconds=settings.lease_seconds)
+        leases = SubscriptionLeases(self.engine, lease=lease)
+        gaps = Gaps(self.engine)
+        timing = Timing(
+            heartbeat_interval=settings.listen_heartbeat_seconds,
+            heartbeat_timeout=settings.listen_heartbeat_timeout_seconds,
+            reconnect_cap=settings.listen_reconnect_max_seconds,
+            reconnect_base=min(1.0, settings.listen_reconnect_max_seconds),
+            max_gap=settings.listen_max_gap_seconds,
+        )
+        store = inbox_store(self.inbox, self.enqueue)
+        listeners = []
+        for app in subscriptions:
+            assert app.subscription_id is not None
+            assert app.credentials is not None
+            client = self.zoom.for_account(app.credentials.account_id, app=app.name)
+            assert client is not None  # the app has credentials (checked at start)
+            listeners.append(
+                Listener(
+                    Subscription(app.name, app.subscription_id, app.credentials.account_id),
+                    base_url=settings.zoom_websocket_url,
+                    tokens=client.access_token,
+                    renew_margin=client.token_renew_margin,
+                    store=store,
+                    leases=leases,
+                    gaps=gaps,
+                    timing=timing,
+                    reconcile_delay=timedelta(seconds=settings.followup_delay_seconds),
+                )
+            )
+        self.listeners = Listeners(listeners)
+        self._gap_reconciler = GapReconciler(
+            gaps,
+            self.backfiller,
+            self.schedule_followup,
+            self.listeners.held,
+            lookback=DEFAULT_GAP_LOOKBACK,
+            max_attempts=settings.max_attempts,
+            interval_seconds=min(settings.sweep_interval_seconds, GAP_INTERVAL),
+        )
+        self.listeners.start()
+        self._gap_reconciler.start()
+        return self.listeners
+
     def start_workers(self) -> None:
         self.heartbeat.start()
         self._workers = Workers(
@@ -273,6 +336,10 @@ class Runtime:
         self.start_sweeper()
 
     def close(self) -> None:
+        if self._gap_reconciler is not None:
+            self._gap_reconciler.stop()
+        if self.listeners is not None:
+            self.listeners.stop()
         self.writer.close()
         self.sweeper.stop()
         if self.purger is not None:

@@ -89,16 +89,20 @@ class TokenManager:
 
     def token(self, *, rejected: str | None = None) -> str:
         """A fresh access token; never `rejected`, the one Zoom just refused."""
+        return self.current(rejected=rejected).access_token
+
+    def current(self, *, rejected: str | None = None) -> StoredToken:
+        """`token()` with its expiry: fresh for at least `renew_margin` seconds more."""
         cached = self._usable(self._cached, rejected)
         if cached is not None:
-            return cached.access_token
+            return cached
         with self._lock:
             cached = self._usable(self._cached, rejected)
             if cached is not None:
-                return cached.access_token
+                return cached
             token = self._from_store(rejected)
             self._cached = token
-            return token.access_token
+            return token
 
     def _usable(self, token: StoredToken | None, rejected: str | None) -> StoredToken | None:
         if token is None or token.access_token == rejected:

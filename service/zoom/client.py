@@ -24,7 +24,7 @@ from .errors import Outcome, classify
 from .exceptions import RateLimited, ZoomAPIError
 from .pagination import ListingRestarted, Page, RawPage, paginate
 from .ratelimit import rate_limit_delay
-from .tokens import MemoryTokenStore, TokenStore
+from .tokens import MemoryTokenStore, StoredToken, TokenStore
 from .transport import OnRequest, Pacer, Transport, tracking_id
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,17 @@ class ZoomClient:
 
     def close(self) -> None:
         self._transport.close()
+
+    def access_token(self, rejected: str | None = None) -> StoredToken:
+        """The app's access token, shared with every process through the token store, for
+        what authenticates with it other than REST calls (a WebSocket subscription). Fresh
+        for at least `token_renew_margin` seconds; never `rejected`, one Zoom just refused."""
+        return self._tokens.current(rejected=rejected)
+
+    @property
+    def token_renew_margin(self) -> float:
+        """How long before a token expires it is renewed (seconds)."""
+        return self._tokens.renew_margin
 
     # -- generic ------------------------------------------------------------------------------
 
