@@ -143,9 +143,17 @@ port_option = click.option(
 @main.command()
 @host_option
 @port_option
-def serve(host: str, port: int) -> None:
+@click.option(
+    "--listen",
+    "listen_too",
+    is_flag=True,
+    help="Also hold the apps' WebSocket subscriptions, as `zoomhooks listen` does.",
+)
+def serve(host: str, port: int, listen_too: bool) -> None:
     """Migrate, then serve HTTP; without BROKER_URL also run the worker and sweeper in-process."""
     settings = boot.start()
+    if listen_too:
+        _need_subscriptions(settings)
     runtime = Runtime(settings)
     try:
         with _one_line_database_errors(runtime):
@@ -153,6 +161,8 @@ def serve(host: str, port: int) -> None:
             _warn_about_missing_secrets(settings)
             if settings.embedded:
                 runtime.start_embedded()
+        if listen_too:
+            runtime.start_listening()
         _run_http(runtime, host, port)
     finally:
         runtime.close()
@@ -216,6 +226,61 @@ def worker(sweeper: bool, metrics_port: int | None) -> None:
         log.info("worker consuming %s", ", ".join(sorted(runtime.actors.queues)))
         _wait_for_signal()
         log.info("worker stopping")
+    finally:
+        runtime.close()
+        if probe is not None:
+            probe.close()
+
+
+def _need_subscriptions(settings: Settings) -> None:
+    if not settings.apps.subscriptions():
+        raise click.ClickException(
+            "no app has a WebSocket subscription: set ZOOM_WEBSOCKET_SUBSCRIPTION_ID (with the "
+            "app's ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET), or subscription_id for "
+            "an app of ZOOMHOOKS_CONFIG"
+        )
+
+
+@main.command()
+@click.option(
+    "--probe-port",
+    type=click.IntRange(1, 65535),
+    envvar="ZOOMHOOKS_LISTEN_PROBE_PORT",
+    help="Serve /metrics, /livez and /readyz on 0.0.0.0:PORT.",
+)
+def listen(probe_port: int | None) -> None:
+    """Receive events over the apps' Zoom WebSocket subscriptions, until SIGTERM.
+
+    For when Zoom cannot reach a public HTTPS endpoint. Each event is committed to the inbox
+    and processed exactly like a webhook. One listener holds each subscription cluster-wide
+    (a lease in the database); others stand by and take over if it dies. With no BROKER_URL
+    it also migrates and runs the workers and sweeper in-process, like `serve`.
+    """
+    settings = boot.start()
+    _need_subscriptions(settings)
+    runtime = Runtime(settings)
+    probe = None
+    try:
+        with _one_line_database_errors(runtime):
+            if settings.embedded:
+                migrations.upgrade(runtime.engine)
+                runtime.start_embedded()
+        listeners = runtime.start_listening()
+        if probe_port is not None:
+            probe = ProbeServer(
+                probe_port,
+                registry=metrics.REGISTRY,
+                problems=listeners.problems,
+                unready=listeners.unready,
+            )
+            probe.start()
+        log.info(
+            "listening to the WebSocket subscriptions of %s (%s)",
+            ", ".join(app.name for app in settings.apps.subscriptions()),
+            settings.zoom_websocket_url,
+        )
+        _wait_for_signal()
+        log.info("listener stopping")
     finally:
         runtime.close()
         if probe is not None:

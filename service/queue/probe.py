@@ -1,4 +1,5 @@
-"""The worker's own HTTP port: Prometheus metrics at `/metrics`, liveness at `/livez`.
+"""The worker's own HTTP port: Prometheus metrics at `/metrics`, liveness at `/livez`, and
+readiness at `/readyz` for processes that have a notion of it (the WebSocket listener).
 
 The worker has no web server of its own; this small threaded WSGI server answers the scraper
 and the kubelet from threads apart from Dramatiq's, so a busy worker still answers at once.
@@ -29,16 +30,25 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class ProbeApp:
-    def __init__(self, registry: CollectorRegistry, problems: Callable[[], list[str]]) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        problems: Callable[[], list[str]],
+        unready: Callable[[], list[str]] | None = None,
+    ) -> None:
         self.metrics = make_wsgi_app(registry)
-        self.problems = problems
+        self.checks = {"/livez": (problems, "live", "wedged")}
+        if unready is not None:
+            self.checks["/readyz"] = (unready, "ready", "not ready")
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") != "/livez":
+        check = self.checks.get(environ.get("PATH_INFO", ""))
+        if check is None:
             return self.metrics(environ, start_response)  # type: ignore[no-any-return]
-        found = self.problems()
+        ask, good, bad = check
+        found = ask()
         body = json.dumps(
-            {"status": "wedged", "problems": found} if found else {"status": "live"}
+            {"status": bad, "problems": found} if found else {"status": good}
         ).encode()
         start_response(
             "503 Service Unavailable" if found else "200 OK",
@@ -54,12 +64,13 @@ class ProbeServer:
         *,
         registry: CollectorRegistry,
         problems: Callable[[], list[str]],
+        unready: Callable[[], list[str]] | None = None,
         host: str = DEFAULT_HOST,
     ) -> None:
         self._server = make_server(
             host,
             port,
-            ProbeApp(registry, problems),
+            ProbeApp(registry, problems, unready),
             server_class=_Server,
             handler_class=_QuietHandler,
         )

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
+from service import metrics
 from service.queue.probe import ProbeServer
 
 
@@ -41,3 +42,25 @@ def test_livez_says_live_then_names_what_wedged_the_worker(probe: str, problems:
     wedged = httpx.get(probe + "/livez", timeout=5)
     assert wedged.status_code == 503
     assert wedged.json() == {"status": "wedged", "problems": problems}
+
+
+def test_readiness_is_served_when_the_process_has_a_notion_of_it() -> None:
+    unready: list[str] = []
+    probe = ProbeServer(
+        0,
+        registry=metrics.REGISTRY,
+        problems=list,
+        unready=lambda: list(unready),
+        host="127.0.0.1",
+    )
+    probe.start()
+    try:
+        url = f"http://127.0.0.1:{probe.port}"
+        assert httpx.get(f"{url}/readyz").json() == {"status": "ready"}
+        unready.append("app a: connecting")
+        answer = httpx.get(f"{url}/readyz")
+        assert answer.status_code == 503
+        assert answer.json() == {"status": "not ready", "problems": ["app a: connecting"]}
+        assert httpx.get(f"{url}/livez").status_code == 200
+    finally:
+        probe.close()
