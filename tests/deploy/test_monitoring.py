@@ -47,7 +47,16 @@ PENDING_GAUGES = {"zoomhooks_zoom_daily_calls", "zoomhooks_zoom_daily_cap"}
 #: Series Prometheus adds to every target itself.
 SCRAPE_SERIES = {"up"}
 #: Rows of the dashboard, in order.
-ROWS = ["Ingest", "Backlog", "Processing", "Follow-ups", "Zoom API", "Rate governor", "Embedded"]
+ROWS = [
+    "Ingest",
+    "Backlog",
+    "Processing",
+    "Follow-ups",
+    "Zoom API",
+    "Rate governor",
+    "WebSocket listener",
+    "Embedded",
+]
 #: What Grafana puts in place of its interval variables, for the PromQL checkers.
 GRAFANA_INTERVALS = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h"}
 DATASOURCE = "${DS_PROMETHEUS}"
@@ -536,7 +545,7 @@ def test_the_scrape_config_finds_every_annotated_pod_in_deploy_k8s() -> None:
                 scraped.add(component)
         for labels in discovered(template, "10.1.2.3", phase="Pending"):
             assert relabel(labels, job["relabel_configs"]) is None, f"{name}: pending pod"
-    assert scraped == {"web", "worker"}
+    assert scraped == {"web", "worker", "listener"}
 
 
 def test_the_scrape_config_passes_promtool(tmp_path: Path) -> None:
