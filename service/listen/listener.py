@@ -50,7 +50,9 @@ ROTATION_SLACK = 0.5
 #: (seconds); what it drops is in the gap the next holder reconciles.
 DEFAULT_SHUTDOWN_GRACE = 5.0
 
-State = Literal["starting", "standby", "connecting", "connected", "stopped"]
+#: `unavailable`: the database cannot be reached, so whether another listener holds the
+#: subscription is unknown.
+State = Literal["starting", "standby", "unavailable", "connecting", "connected", "stopped"]
 #: A fresh access token; never the `rejected` one. Blocking (it may call Zoom's OAuth).
 TokenSource = Callable[[str | None], StoredToken]
 #: Commit one event to the inbox, then enqueue it. Blocking.
@@ -124,13 +126,22 @@ class Listener:
         poll = self.leases.lease.total_seconds() / 3
         try:
             while not stop.is_set():
-                held = await self._blocking(
-                    self.leases.acquire,
-                    self.subscription.subscription_id,
-                    self.app,
-                    self.owner,
-                    what="take the subscription's lease",
-                )
+                try:
+                    held = await asyncio.to_thread(
+                        self.leases.acquire,
+                        self.subscription.subscription_id,
+                        self.app,
+                        self.owner,
+                    )
+                except SQLAlchemyError as exc:
+                    log.warning(
+                        "listener for app %s: cannot reach the database to take its lease (%s)",
+                        self.app,
+                        type(exc).__name__,
+                    )
+                    self.state = "unavailable"
+                    await _wait(stop, poll)
+                    continue
                 if held is None:
                     self.state = "standby"
                     await _wait(stop, poll)

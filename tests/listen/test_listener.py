@@ -13,12 +13,14 @@ from service.devtools.fakezoom import RunningFake
 from service.runtime import Runtime
 from service.storage.gaps import Gaps
 from service.storage.models import websocket_gaps
+from tests.conftest import MakeRuntime
 from tests.listen.conftest import (
     SUBSCRIPTION,
     MakeListening,
     connected,
     count,
     event,
+    listen_settings,
     rows,
     state,
 )
@@ -186,3 +188,15 @@ def test_gaps_start_where_the_socket_was_last_known_alive(
     # Due once Zoom's past data is ready, like a follow-up after `ended`.
     assert (gap["due_at"] - gap["gap_to"]).total_seconds() == 3600  # type: ignore[operator]
     assert Gaps(runtime.engine).due([SUBSCRIPTION]) == []
+
+
+def test_without_its_database_a_listener_opens_no_socket_and_is_not_ready(
+    make_runtime: MakeRuntime, fake: RunningFake
+) -> None:
+    unreachable = "postgresql+psycopg://postgres@127.0.0.1:9/nowhere"
+    runtime = make_runtime(migrated=False, **listen_settings(fake, database_url=unreachable))
+    listeners = runtime.start_listening()
+    wait_until(lambda: listeners.states() == {"default": "unavailable"}, timeout=10)
+    assert listeners.unready() == ["app default: unavailable"]
+    # Whether another listener holds the subscription is unknown: never a competing socket.
+    assert fake.fake.sockets.stats(SUBSCRIPTION).connections == 0
