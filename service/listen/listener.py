@@ -99,6 +99,7 @@ class Listener:
         self.alive_at: datetime | None = None
         self._until: datetime | None = None
         self._closing: set[asyncio.Task[None]] = set()
+        self._beat = asyncio.Event()
         app = subscription.app
         metrics.LISTENER_CONNECTED.labels(app=app).set_function(self._connected)
         metrics.LISTENER_LEASE.labels(app=app).set_function(self._holding)
@@ -175,6 +176,7 @@ class Listener:
                 rejected = None
                 self.session = session
                 self.state = "connected"
+                self._beat.set()
                 log.info("listener for app %s connected", self.app)
                 if gap_from is not None:
                     await self._record_gap(gap_from, session.opened_at, stop)
@@ -363,7 +365,10 @@ class Listener:
     async def _renew(self, lost: asyncio.Event) -> None:
         interval = self.leases.lease.total_seconds() / 3
         while True:
-            await asyncio.sleep(interval)
+            # Every third of the lease, and at once when a socket opened (ops see it).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._beat.wait(), interval)
+            self._beat.clear()
             session = self.session
             connected = session is not None and not session.ended.done()
             if session is not None:
