@@ -51,7 +51,9 @@ COPY deploy/image/healthcheck.py /opt/zoomhooks/healthcheck.py
 # /app/data is only for the embedded `serve` (SQLite); mount a volume there if you use it.
 WORKDIR /app
 USER 10001:10001
-EXPOSE 8000
+# 8000: webhooks and /healthz (the public port). 9100: /metrics, /readyz, /livez (the ops
+# port; for Prometheus and the orchestrator only, never behind the public proxy).
+EXPOSE 8000 9100
 
 # Liveness of the HTTP roles (web, serve) on port 8000, with the stdlib (slim has no curl).
 # Other roles override or disable it (deploy/compose.yaml); Kubernetes ignores it.

@@ -80,7 +80,8 @@ def other_cores(machine_busy: float, *accounted: float, seconds: float) -> float
 class ServerProcess:
     """A server in its own session (process group), its output in `log_path`.
 
-    `start` returns once `http://127.0.0.1:<port><ready_path>` answers 200, and raises BenchError
+    `start` returns once `http://127.0.0.1:<ready_port or port><ready_path>` answers 200 (the
+    service's /readyz is on its ops port), and raises BenchError
     (after stopping it) if the process exits first or is not ready within `ready_timeout`.
     """
 
@@ -91,6 +92,7 @@ class ServerProcess:
     cwd: Path
     env: dict[str, str] | None = None
     ready_path: str = "/readyz"
+    ready_port: int | None = None
     ready_timeout: float = 90.0
     #: How long one readiness request may take (s).
     probe_timeout: float = 2.0
@@ -119,7 +121,7 @@ class ServerProcess:
     def _wait_ready(self) -> None:
         assert self.proc is not None
         deadline = time.monotonic() + self.ready_timeout
-        url = f"http://127.0.0.1:{self.port}{self.ready_path}"
+        url = f"http://127.0.0.1:{self.ready_port or self.port}{self.ready_path}"
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise BenchError(f"{self.name} exited with {self.proc.returncode}:\n{self.tail()}")

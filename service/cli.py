@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,9 @@ from service import boot, metrics, ops
 from service.config import Settings
 from service.devtools import send as sender
 from service.ops import session
+from service.probe import DEFAULT_PORT as DEFAULT_OPS_PORT
+from service.probe import ProbeServer, liveness, readiness
 from service.queue import broker as brokers
-from service.queue.probe import ProbeServer
 from service.runtime import Runtime
 from service.storage import migrate as migrations
 
@@ -111,12 +114,28 @@ def _where(runtime: Runtime) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def _run_http(runtime: Runtime, host: str, port: int) -> None:
+def _start_probe(port: int, make: Callable[[int], ProbeServer]) -> ProbeServer:
+    try:
+        probe = make(port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot open the ops port {port} ({exc.strerror}): give another with --ops-port"
+        ) from None
+    probe.start()
+    return probe
+
+
+def _run_http(runtime: Runtime, host: str, port: int, ops: Ops) -> None:
     database = _where(runtime)
+    probe = _start_probe(
+        ops.port, lambda p: runtime.ops_server(p, host if ops.host is None else ops.host)
+    )
     log.info(
-        "zoomhooks serving on http://%s:%s (database: %s, broker: %s)",
+        "zoomhooks serving webhooks on http://%s:%s, /metrics and /readyz on %s "
+        "(database: %s, broker: %s)",
         host,
         port,
+        probe.url,
         database,
         brokers.kind(runtime.broker),
     )
@@ -131,25 +150,64 @@ def _run_http(runtime: Runtime, host: str, port: int) -> None:
         proxy_headers=True,
         timeout_graceful_shutdown=DEFAULT_GRACEFUL_SHUTDOWN,
     )
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        probe.close()
 
 
-host_option = click.option("--host", default=DEFAULT_HOST, show_default=True)
-port_option = click.option(
-    "--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535)
+@dataclass(frozen=True)
+class Ops:
+    port: int
+    host: str | None
+
+
+host_option = click.option(
+    "--host", default=DEFAULT_HOST, show_default=True, help="Interface of the webhook port."
 )
+port_option = click.option(
+    "--port",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="The public port: POST /webhooks/zoom[/APP] and GET /healthz, nothing else.",
+)
+
+
+def ops_options(command: Callable[..., None]) -> Callable[..., None]:
+    """`--ops-port`/`--ops-host` of the HTTP roles, handed to the command as one `ops`."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, ops_port: int, ops_host: str | None, **kwargs: Any) -> None:
+        command(*args, ops=Ops(ops_port, ops_host), **kwargs)
+
+    host = click.option(
+        "--ops-host",
+        envvar="ZOOMHOOKS_OPS_HOST",
+        help="Interface of the ops port  [default: the --host one]",
+    )
+    port = click.option(
+        "--ops-port",
+        default=DEFAULT_OPS_PORT,
+        show_default=True,
+        envvar="ZOOMHOOKS_OPS_PORT",
+        type=click.IntRange(0, 65535),
+        help="The private ops port: GET /metrics, /readyz, /livez. Keep it off the internet.",
+    )
+    return port(host(wrapper))
 
 
 @main.command()
 @host_option
 @port_option
+@ops_options
 @click.option(
     "--listen",
     "listen_too",
     is_flag=True,
     help="Also hold the apps' WebSocket subscriptions, as `zoomhooks listen` does.",
 )
-def serve(host: str, port: int, listen_too: bool) -> None:
+def serve(host: str, port: int, ops: Ops, listen_too: bool) -> None:
     """Migrate, then serve HTTP; without BROKER_URL also run the worker and sweeper in-process."""
     settings = boot.start()
     if listen_too:
@@ -163,7 +221,7 @@ def serve(host: str, port: int, listen_too: bool) -> None:
                 runtime.start_embedded()
         if listen_too:
             runtime.start_listening()
-        _run_http(runtime, host, port)
+        _run_http(runtime, host, port, ops)
     finally:
         runtime.close()
 
@@ -171,7 +229,8 @@ def serve(host: str, port: int, listen_too: bool) -> None:
 @main.command()
 @host_option
 @port_option
-def web(host: str, port: int) -> None:
+@ops_options
+def web(host: str, port: int, ops: Ops) -> None:
     """Serve HTTP only, for a deployment with a real broker and separate workers.
 
     It does not migrate: run `zoomhooks migrate` once per deploy, before the web processes.
@@ -186,7 +245,7 @@ def web(host: str, port: int) -> None:
     try:
         _warn_if_the_database_refuses(runtime)
         _warn_about_missing_secrets(settings)
-        _run_http(runtime, host, port)
+        _run_http(runtime, host, port, ops)
     finally:
         runtime.close()
 
@@ -199,12 +258,14 @@ def web(host: str, port: int) -> None:
     help="Also re-enqueue unfinished inbox rows periodically.",
 )
 @click.option(
+    "--ops-port",
     "--metrics-port",
+    "ops_port",
     type=click.IntRange(1, 65535),
-    envvar="ZOOMHOOKS_WORKER_METRICS_PORT",
-    help="Serve this process's Prometheus metrics on 0.0.0.0:PORT/metrics, and /livez.",
+    envvar=["ZOOMHOOKS_OPS_PORT", "ZOOMHOOKS_WORKER_METRICS_PORT"],
+    help="Serve this process's /metrics and /livez on 0.0.0.0:PORT (none unless given).",
 )
-def worker(sweeper: bool, metrics_port: int | None) -> None:
+def worker(sweeper: bool, ops_port: int | None) -> None:
     """Consume the queues of a real broker (BROKER_URL) until SIGTERM."""
     settings = boot.start()
     if settings.embedded:
@@ -215,11 +276,15 @@ def worker(sweeper: bool, metrics_port: int | None) -> None:
     probe = None
     try:
         _warn_if_the_database_refuses(runtime)
-        if metrics_port is not None:
-            probe = ProbeServer(
-                metrics_port, registry=metrics.REGISTRY, problems=runtime.worker_problems
+        if ops_port is not None:
+            probe = _start_probe(
+                ops_port,
+                lambda p: ProbeServer(
+                    p,
+                    exposition=metrics.exposition,
+                    probes={"/livez": liveness(runtime.worker_problems)},
+                ),
             )
-            probe.start()
         runtime.start_workers()
         if sweeper:
             runtime.start_sweeper()
@@ -243,12 +308,14 @@ def _need_subscriptions(settings: Settings) -> None:
 
 @main.command()
 @click.option(
+    "--ops-port",
     "--probe-port",
+    "ops_port",
     type=click.IntRange(1, 65535),
-    envvar="ZOOMHOOKS_LISTEN_PROBE_PORT",
-    help="Serve /metrics, /livez and /readyz on 0.0.0.0:PORT.",
+    envvar=["ZOOMHOOKS_OPS_PORT", "ZOOMHOOKS_LISTEN_PROBE_PORT"],
+    help="Serve /metrics, /livez and /readyz on 0.0.0.0:PORT (none unless given).",
 )
-def listen(probe_port: int | None) -> None:
+def listen(ops_port: int | None) -> None:
     """Receive events over the apps' Zoom WebSocket subscriptions, until SIGTERM.
 
     For when Zoom cannot reach a public HTTPS endpoint. Each event is committed to the inbox
@@ -266,14 +333,18 @@ def listen(probe_port: int | None) -> None:
                 migrations.upgrade(runtime.engine)
                 runtime.start_embedded()
         listeners = runtime.start_listening()
-        if probe_port is not None:
-            probe = ProbeServer(
-                probe_port,
-                registry=metrics.REGISTRY,
-                problems=listeners.problems,
-                unready=listeners.unready,
+        if ops_port is not None:
+            probe = _start_probe(
+                ops_port,
+                lambda p: ProbeServer(
+                    p,
+                    exposition=metrics.exposition,
+                    probes={
+                        "/livez": liveness(listeners.problems),
+                        "/readyz": readiness(listeners.unready),
+                    },
+                ),
             )
-            probe.start()
         log.info(
             "listening to the WebSocket subscriptions of %s (%s)",
             ", ".join(app.name for app in settings.apps.subscriptions()),
@@ -345,7 +416,8 @@ def send(event: str, url: str, secret: str | None) -> None:
 @main.command()
 @host_option
 @port_option
-def dev(host: str, port: int) -> None:
+@ops_options
+def dev(host: str, port: int, ops: Ops) -> None:
     """The embedded service with a local fake Zoom API: the whole flow, no Zoom account."""
     from service.devtools import dev as devtools
 
@@ -369,7 +441,7 @@ def dev(host: str, port: int) -> None:
                 f"directory):\n"
                 f"  DATABASE_URL={database} zoomhooks stats\n"
             )
-            _run_http(runtime, host, port)
+            _run_http(runtime, host, port, ops)
         finally:
             runtime.close()
 

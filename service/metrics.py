@@ -1,6 +1,6 @@
 """Prometheus metrics. Counters live in this process; depths come from the database at scrape.
 
-Every process exposes its own: `serve`/`web` at `GET /metrics`, `worker` on `--metrics-port`.
+Every process exposes its own at `GET /metrics` on its ops port (`--ops-port`, `service.probe`).
 Nothing is shared between processes, so no multiprocess directory is needed: Prometheus scrapes
 each pod and sums. The database-backed gauges (backlog, oldest unfinished, jobs by state) are
 the same from any process, so alert on them from one scrape target (`max by ()`).

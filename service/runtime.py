@@ -9,6 +9,7 @@ import dramatiq
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 
+from service import metrics
 from service.apps import DEFAULT_APP, Credentials
 from service.config import Settings, parse_database_url
 from service.governor import Governor, MemoryStateStore, StateStore, budget_for
@@ -16,6 +17,7 @@ from service.governor.redis import RedisStateStore
 from service.listen.listener import Listener, Subscription
 from service.listen.policy import DEFAULT_GAP_LOOKBACK, Timing
 from service.listen.service import Listeners, inbox_store
+from service.probe import ProbeServer, liveness
 from service.processing.actions import ActionHandlers, ActionRunner
 from service.processing.backfill import Backfiller
 from service.processing.followup import FollowupRunner
@@ -29,6 +31,7 @@ from service.queue.liveness import Liveness
 from service.queue.purger import Purger
 from service.queue.sweeper import Sweeper
 from service.queue.worker import Workers
+from service.readiness import Check, NotReady, Readiness
 from service.storage import db, retention
 from service.storage.actions import ActionJobs
 from service.storage.followups import Followups
@@ -40,7 +43,7 @@ from service.storage.ratestate import DatabaseStateStore
 from service.storage.subscriptions import SubscriptionLeases
 from service.storage.tokens import DatabaseTokenStore
 from service.storage.usage import UsageRecorder
-from service.web.app import Check, NotReady, create_app
+from service.web.app import create_app
 from service.zoom import ZoomClient
 from service.zoom.clients import ZoomClients
 
@@ -208,21 +211,29 @@ class Runtime:
         )
 
     def web_app(self) -> Starlette:
+        """The public app: webhooks and /healthz."""
         return create_app(
             self.ingestor,
             apps={name: i for name, i in self.ingestors.items() if name != DEFAULT_APP},
             max_body_bytes=self.settings.max_body_bytes,
-            checks=self.checks(),
-            collectors=[
-                DatabaseCollector(
-                    self.engine,
-                    daily_cap=self.settings.zoom_daily_cap,
-                    ttl=self.settings.gauge_ttl_seconds,
-                )
-            ],
-            # A delivery whose enqueue fails is still stored and answered 200 (the sweeper
-            # enqueues it later), so a broker outage must not take web pods out of rotation.
-            advisory={"broker"},
+        )
+
+    def ops_server(self, port: int, host: str) -> ProbeServer:
+        """The ops port of `serve` and `web`: /metrics (this process's counters and the
+        tables' gauges), /readyz, and /livez (the in-process workers, where there are any)."""
+        gauges = DatabaseCollector(
+            self.engine, daily_cap=self.settings.zoom_daily_cap, ttl=self.settings.gauge_ttl_seconds
+        )
+        return ProbeServer(
+            port,
+            host=host,
+            exposition=lambda: metrics.exposition(gauges),
+            probes={
+                # A delivery whose enqueue fails is still stored and answered 200 (the sweeper
+                # enqueues it later), so a broker outage must not take web pods out of rotation.
+                "/readyz": Readiness(self.checks(), advisory={"broker"}),
+                "/livez": liveness(self.worker_problems),
+            },
         )
 
     def checks(self) -> dict[str, Check]:

@@ -118,15 +118,28 @@ def live_server(app: ASGIApp) -> Iterator[str]:
         thread.join(10)
 
 
+@contextlib.contextmanager
+def ops_server(runtime: Any) -> Iterator[str]:
+    """The runtime's ops port (/metrics, /readyz, /livez) on an ephemeral loopback port."""
+    probe = runtime.ops_server(0, "127.0.0.1")
+    probe.start()
+    try:
+        yield probe.url
+    finally:
+        probe.close()
+
+
 ZOOMHOOKS = Path(sys.executable).with_name("zoomhooks")
 
 
 @dataclass
 class Service:
-    """A `zoomhooks serve` process on a free loopback port, its output in `log`."""
+    """A `zoomhooks serve` process on free loopback ports (`url` the public one, `ops_url`
+    the ops one), its output in `log`."""
 
     process: subprocess.Popen[bytes]
     url: str
+    ops_url: str
     log: Path
 
     def output(self) -> str:
@@ -134,7 +147,7 @@ class Service:
 
     def ready(self) -> bool:
         try:
-            return httpx.get(self.url + "/readyz", timeout=1).status_code == 200
+            return httpx.get(self.ops_url + "/readyz", timeout=1).status_code == 200
         except httpx.TransportError:
             return False
 
@@ -161,18 +174,18 @@ def start_serve(
     directory: Path, env: dict[str, str], *, name: str = "serve", command: str = "serve"
 ) -> Service:
     """Start `zoomhooks serve` (or `web`) with exactly `env` (plus PATH and HOME); wait for
-    /readyz."""
-    port = free_port()
+    /readyz on its ops port."""
+    port, ops_port = free_port(), free_port()
     log = directory / f"{name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(ZOOMHOOKS), command, "--port", str(port)],
+            [str(ZOOMHOOKS), command, "--port", str(port), "--ops-port", str(ops_port)],
             env=process_env(env),
             cwd=directory,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    service = Service(process, f"http://127.0.0.1:{port}", log)
+    service = Service(process, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{ops_port}", log)
     wait_until(lambda: process.poll() is not None or service.ready(), timeout=60, interval=0.1)
     assert process.poll() is None, service.output()
     return service

@@ -3,6 +3,7 @@ processes on a real broker, with `sweep` for rows no message carries."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from pathlib import Path
 
@@ -44,6 +45,70 @@ def test_the_split_roles_need_a_real_broker(command: str, sqlite_url: str) -> No
     result = CliRunner().invoke(main, [command], env={**env_for(sqlite_url), "BROKER_URL": ""})
     assert result.exit_code != 0
     assert "BROKER_URL is not set" in result.output
+
+
+def test_serve_keeps_metrics_and_readiness_off_the_public_port(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    serve = start_serve(tmp_path, env_for(sqlite_url))
+    try:
+        for path in ("/metrics", "/readyz", "/livez"):
+            assert httpx.get(serve.url + path, timeout=5).status_code == 404, path
+        assert httpx.get(serve.url + "/healthz", timeout=5).status_code == 200
+        scraped = httpx.get(serve.ops_url + "/metrics", timeout=5)
+        assert scraped.status_code == 200
+        assert "zoomhooks_inbox_events" in scraped.text  # the tables' gauges are there too
+        assert httpx.get(serve.ops_url + "/livez", timeout=5).json() == {"status": "live"}
+        assert httpx.get(serve.ops_url + "/webhooks/zoom", timeout=5).status_code == 404
+        assert f"/metrics and /readyz on {serve.ops_url}" in serve.output()
+    finally:
+        serve.stop()
+
+
+def test_a_taken_ops_port_is_one_clear_line(sqlite_url: str, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [str(ZOOMHOOKS), "serve", "--port", str(free_port()), "--ops-port", str(port)],
+            env=process_env(env_for(sqlite_url)),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert f"Error: cannot open the ops port {port}" in done.stderr
+    assert "--ops-port" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_ops_port_and_host_come_from_the_environment(sqlite_url: str, tmp_path: Path) -> None:
+    """ZOOMHOOKS_OPS_PORT for every role, and its interface apart from the public one's."""
+    port, ops_port = free_port(), free_port()
+    env = env_for(sqlite_url, ZOOMHOOKS_OPS_PORT=str(ops_port), ZOOMHOOKS_OPS_HOST="127.0.0.1")
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(ZOOMHOOKS), "serve", "--host", "localhost", "--port", str(port)],
+            env=process_env(env),
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+
+        def ready() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{ops_port}/readyz", timeout=1).is_success
+            except httpx.TransportError:
+                return process.poll() is not None
+
+        wait_until(ready, timeout=60, interval=0.1)
+        assert process.poll() is None, log.read_text()
+    finally:
+        process.kill()
+        process.wait(10)
 
 
 def statuses(database_url: str) -> list[str]:
@@ -153,7 +218,8 @@ def test_web_and_worker_warn_once_of_a_refused_database_login(
         ZOOMHOOKS_QUEUE_PREFIX=queue_prefix,
         ZOOMHOOKS_LOG_FORMAT="text",
     )
-    args = [str(ZOOMHOOKS), command] + (["--port", str(free_port())] if command == "web" else [])
+    ports = ["--port", str(free_port()), "--ops-port", str(free_port())]
+    args = [str(ZOOMHOOKS), command] + (ports if command == "web" else [])
     log_path = tmp_path / f"{command}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(

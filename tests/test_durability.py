@@ -203,7 +203,7 @@ def test_acknowledged_events_survive_sigkill_mid_burst(launch: Launch, database_
 
 def batch_sizes(service: Service) -> tuple[float, float]:
     """(deliveries, group commits) the service has counted so far."""
-    text_ = httpx.get(f"{service.url}/metrics", timeout=10).text
+    text_ = httpx.get(f"{service.ops_url}/metrics", timeout=10).text
     found = dict(
         line.rsplit(" ", 1)
         for line in text_.splitlines()

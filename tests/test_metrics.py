@@ -9,7 +9,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from service.devtools.fakezoom import RunningFake
 from tests.conftest import MakeRuntime
-from tests.support import event_body, followups_done, live_server, signed_headers, wait_until
+from tests.support import (
+    event_body,
+    followups_done,
+    live_server,
+    ops_server,
+    signed_headers,
+    wait_until,
+)
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -37,8 +44,8 @@ def test_webhook_counters_latency_and_backlog(make_runtime: MakeRuntime, databas
     # No caching of the table gauges: this test reads them right after acting.
     runtime = make_runtime(database_url=database_url, max_body_bytes=2048, gauge_ttl_seconds=0)
     body = event_body("meeting.started", {"id": "1", "uuid": "m=="}, event_ts=1)
-    with live_server(runtime.web_app()) as url:
-        before = scrape(url)
+    with live_server(runtime.web_app()) as url, ops_server(runtime) as ops:
+        before = scrape(ops)
         post: Any = lambda b, h: httpx.post(f"{url}/webhooks/zoom", content=b, headers=h)  # noqa: E731
         assert post(body, signed_headers(body)).status_code == 200
         assert post(body, signed_headers(body)).status_code == 200  # a redelivery
@@ -46,7 +53,7 @@ def test_webhook_counters_latency_and_backlog(make_runtime: MakeRuntime, databas
         assert post(b"[]", signed_headers(b"[]")).status_code == 400
         huge = b"x" * 4096
         assert post(huge, signed_headers(huge)).status_code == 413
-        after = scrape(url)
+        after = scrape(ops)
     assert delta(before, after, "zoomhooks_webhooks_received_total", event="meeting.started") == 1
     assert delta(before, after, "zoomhooks_webhooks_duplicate_total", event="meeting.started") == 1
     for reason in ("signature", "not_an_event", "too_large"):
@@ -56,8 +63,8 @@ def test_webhook_counters_latency_and_backlog(make_runtime: MakeRuntime, databas
     assert value(after, "zoomhooks_inbox_oldest_unfinished_age_seconds") >= 0
     runtime.start_workers()
     wait_until(lambda: runtime.inbox.counts() == {"done": 1})
-    with live_server(runtime.web_app()) as url:
-        done = scrape(url)
+    with ops_server(runtime) as ops:
+        done = scrape(ops)
     assert (
         delta(
             after, done, "zoomhooks_events_processed_total", event="meeting.started", outcome="done"
@@ -74,7 +81,7 @@ def test_followup_and_zoom_counters(
     runtime = make_runtime(**zoom_settings, gauge_ttl_seconds=0)  # gauges read after acting
     inst = fake_zoom.fake.world.add_webinar(81234567890, participants=350, absentees=1)
     fake_zoom.fake.faults.rate_limit("/v2/past_webinars/*/participants", count=1, retry_after="1")
-    with live_server(runtime.web_app()) as url:
+    with ops_server(runtime) as url:
         before = scrape(url)
         runtime.start_workers()
         body = event_body("webinar.ended", {"id": str(inst.id), "uuid": inst.uuid}, event_ts=3)

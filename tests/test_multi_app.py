@@ -28,6 +28,7 @@ from tests.support import (
     event_body,
     followups_done,
     live_server,
+    ops_server,
     signed_headers,
     wait_until,
 )
@@ -92,7 +93,7 @@ def post(url: str, body: bytes, secret: str) -> httpx.Response:
 
 def test_each_app_has_its_path_and_secrets(runtime: Runtime) -> None:
     body = event_body("meeting.started", {"id": "1", "uuid": "m1=="}, event_ts=1, account="x")
-    with live_server(runtime.web_app()) as base:
+    with live_server(runtime.web_app()) as base, ops_server(runtime) as ops:
         hooks = base + "/webhooks/zoom"
         assert post(hooks + "/beta", body, "beta-old").status_code == 200
         assert post(hooks + "/beta", body, "beta-new").json()["status"] == "duplicate"
@@ -101,7 +102,7 @@ def test_each_app_has_its_path_and_secrets(runtime: Runtime) -> None:
         # No environment app: the bare path is not configured, so Zoom would retry it.
         assert post(hooks, body, "beta-new").status_code == 503
         # ... yet the process is ready: the file's apps have their secrets.
-        ready = httpx.get(base + "/readyz", timeout=5)
+        ready = httpx.get(ops + "/readyz", timeout=5)
         assert ready.status_code == 200 and ready.json()["checks"]["webhook_secret"] == "ok"
         challenge = json.dumps(
             {"event": "endpoint.url_validation", "payload": {"plainToken": "abc"}, "event_ts": 2}

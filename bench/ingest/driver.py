@@ -301,9 +301,12 @@ MINIMAL_ENV = {
 }
 
 
-def target_command(target: str, port: int) -> list[str]:
+def target_command(target: str, port: int, ops_port: int) -> list[str]:
     if target == "service":
-        return [str(VENV_BIN / "zoomhooks"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+        return [
+            *(str(VENV_BIN / "zoomhooks"), "serve", "--host", "127.0.0.1", "--port", str(port)),
+            *("--ops-port", str(ops_port)),
+        ]
     return [str(VENV_BIN / "python"), str(BASELINE), "--host", "127.0.0.1", "--port", str(port)]
 
 
@@ -324,7 +327,7 @@ def run_target(
     outdir.mkdir(parents=True, exist_ok=True)
     db = Database.fresh(opts.backend, workdir, label)
     prefix = f"bench-{label}"
-    port = common.free_port()
+    port, ops_port = common.free_port(), common.free_port()
     env = common.scrubbed_environ("BASELINE_")
     env.update(
         DATABASE_URL=db.url,
@@ -350,12 +353,13 @@ def run_target(
     env.update(opts.extra_env)
     server = common.ServerProcess(
         target,
-        target_command(target, port),
+        target_command(target, port, ops_port),
         port,
         outdir / "server.log",
         cwd=outdir,
         env=env,
         ready_timeout=READY_TIMEOUT,
+        ready_port=ops_port if target == "service" else None,
     )
     report: dict[str, Any] = {
         "target": target,

@@ -248,7 +248,7 @@ def run_target(
     count = int(rate * seconds)
     requests = deliveries(count, secret.encode(), first_ts)
     db = common.TempDatabase.fresh("sqlite", workdir, target)
-    port = common.free_port()
+    port, ops_port = common.free_port(), common.free_port()
     env = common.scrubbed_environ("BASELINE_")
     env.update(
         DATABASE_URL=db.url,
@@ -259,13 +259,22 @@ def run_target(
         PYTHONUNBUFFERED="1",
     )
     if target == "service":
-        cmd = [str(VENV_BIN / "zoomhooks"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+        cmd = [
+            *(str(VENV_BIN / "zoomhooks"), "serve", "--host", "127.0.0.1", "--port", str(port)),
+            *("--ops-port", str(ops_port)),
+        ]
     else:
         # One INSERT + one enqueue on the event loop; 4 worker threads, one UPDATE per row.
         env.update(BASELINE_MODE="inline", BASELINE_WORKER="done")
         cmd = [str(VENV_BIN / "python"), str(BASELINE), "--host", "127.0.0.1", "--port", str(port)]
     server = common.ServerProcess(
-        target, cmd, port, workdir / f"{target}.log", cwd=workdir, env=env
+        target,
+        cmd,
+        port,
+        workdir / f"{target}.log",
+        cwd=workdir,
+        env=env,
+        ready_port=ops_port if target == "service" else None,
     )
     result = Result(target, count)
     try:

@@ -102,18 +102,18 @@ def test_send_says_what_is_missing() -> None:
 
 @pytest.mark.slow
 def test_dev_runs_the_whole_flow_without_a_zoom_account(tmp_path: Path) -> None:
-    port = free_port()
+    port, ops_port = free_port(), free_port()
     env = process_env()
     log = tmp_path / "dev.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(ZOOMHOOKS), "dev", "--port", str(port)],
+            [str(ZOOMHOOKS), "dev", "--port", str(port), "--ops-port", str(ops_port)],
             env=env,
             cwd=tmp_path,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    service = Service(process, f"http://127.0.0.1:{port}", log)
+    service = Service(process, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{ops_port}", log)
     try:
         wait_until(lambda: process.poll() is not None or service.ready(), timeout=60, interval=0.1)
         assert process.poll() is None, service.output()
@@ -134,6 +134,6 @@ def test_dev_runs_the_whole_flow_without_a_zoom_account(tmp_path: Path) -> None:
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM participants")).scalar_one() > 0
         engine.dispose()
-        assert httpx.get(f"{service.url}/readyz", timeout=5).status_code == 200
+        assert httpx.get(f"{service.ops_url}/readyz", timeout=5).status_code == 200
     finally:
         service.stop()

@@ -19,7 +19,7 @@ from tests.support import (
     SECRET,
     event_body,
     followups_done,
-    live_server,
+    ops_server,
     signed_headers,
     wait_until,
 )
@@ -74,7 +74,7 @@ def test_follow_ups_record_every_call_and_stats_and_metrics_show_them(
     # Every API request Zoom saw, the 429 included, and nothing for the OAuth token.
     assert sum(n for (a, _), n in calls.items() if a == account) == api_calls
     assert all(category for _, category in calls)
-    with live_server(runtime.web_app()) as url:
+    with ops_server(runtime) as url:
         text = httpx.get(f"{url}/metrics").text
     assert "zoomhooks_zoom_daily_cap 1000.0" in text
     assert f'zoomhooks_zoom_daily_calls{{account_id="{account}"' in text

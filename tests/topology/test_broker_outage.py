@@ -72,7 +72,7 @@ def test_events_arriving_while_the_broker_is_down_are_all_processed(
             second = time.monotonic()
             during += cluster.post_all([started(n + i) for i in range(RATE)], threads=RATE)
             n += RATE
-            readiness.append(httpx.get(web.url + "/readyz", timeout=3).json()["status"])
+            readiness.append(httpx.get(web.ops_url + "/readyz", timeout=3).json()["status"])
             time.sleep(max(0.0, 1.0 - (time.monotonic() - second)))
         # Every delivery was acknowledged while the broker was away, and nothing processed it.
         assert during == [200] * len(during)
@@ -81,4 +81,4 @@ def test_events_arriving_while_the_broker_is_down_are_all_processed(
 
         broker.start()
         wait_until(lambda: all_processed(database, 20 + len(during), 0), timeout=120, interval=0.5)
-        assert httpx.get(web.url + "/readyz", timeout=3).json()["status"] == "ready"
+        assert httpx.get(web.ops_url + "/readyz", timeout=3).json()["status"] == "ready"

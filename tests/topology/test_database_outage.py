@@ -50,7 +50,7 @@ def test_the_endpoint_answers_503_while_the_database_is_down(
         retried = [started(n) for n in range(20, 40)]
         # Zoom would retry each of these: none was acknowledged, so none is lost.
         assert cluster.post_all(retried) == [503] * 20
-        ready = httpx.get(web.url + "/readyz", timeout=5)
+        ready = httpx.get(web.ops_url + "/readyz", timeout=5)
         assert ready.status_code == 503 and ready.json()["checks"]["database"] != "ok"
 
         postgres.start()
@@ -62,4 +62,4 @@ def test_the_endpoint_answers_503_while_the_database_is_down(
             # Each event did all it does: one instance row per meeting.started.
             assert conn.execute(select(func.count()).select_from(instances)).scalar() == 40
         tables.dispose()
-        assert httpx.get(web.url + "/readyz", timeout=5).status_code == 200
+        assert httpx.get(web.ops_url + "/readyz", timeout=5).status_code == 200

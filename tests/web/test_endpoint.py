@@ -32,9 +32,12 @@ URL = "/webhooks/zoom"
 
 
 class Service:
-    def __init__(self, runtime: Runtime, client: httpx.Client) -> None:
+    """`client` talks to the public port, `ops` to the ops port."""
+
+    def __init__(self, runtime: Runtime, client: httpx.Client, ops: httpx.Client) -> None:
         self.runtime = runtime
         self.client = client
+        self.ops = ops
 
     def post(self, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
         return self.client.post(
@@ -49,8 +52,17 @@ class Service:
 
 @contextlib.contextmanager
 def serve(runtime: Runtime) -> Iterator[Service]:
-    with live_server(runtime.web_app()) as url, httpx.Client(base_url=url, timeout=10) as client:
-        yield Service(runtime, client)
+    probe = runtime.ops_server(0, "127.0.0.1")
+    probe.start()
+    try:
+        with (
+            live_server(runtime.web_app()) as url,
+            httpx.Client(base_url=url, timeout=10) as client,
+            httpx.Client(base_url=probe.url, timeout=10) as ops,
+        ):
+            yield Service(runtime, client, ops)
+    finally:
+        probe.close()
 
 
 @pytest.fixture
@@ -246,7 +258,7 @@ def test_an_unreachable_database_gets_503_so_zoom_retries(make_runtime: MakeRunt
         response = svc.post(joined("u1"))
         assert response.status_code == 503
         assert "inbox" in response.json()["error"]
-        ready = svc.client.get("/readyz")
+        ready = svc.ops.get("/readyz")
         assert ready.status_code == 503
         assert ready.json()["checks"]["database"].startswith("unavailable")
 
@@ -257,9 +269,7 @@ def test_no_configured_secret_gets_503_not_401(make_runtime: MakeRuntime) -> Non
         response = svc.post(joined("u1"))
         assert response.status_code == 503
         assert svc.rows() == []
-        assert (
-            svc.client.get("/readyz").json()["checks"]["webhook_secret"].startswith("unavailable")
-        )
+        assert svc.ops.get("/readyz").json()["checks"]["webhook_secret"].startswith("unavailable")
 
 
 def test_a_failed_enqueue_still_acknowledges_and_the_sweeper_catches_up(
@@ -271,7 +281,7 @@ def test_a_failed_enqueue_still_acknowledges_and_the_sweeper_catches_up(
         response = svc.post(joined("u1"))
         assert response.status_code == 200
         assert [r["status"] for r in svc.rows()] == ["received"]
-        ready = svc.client.get("/readyz")
+        ready = svc.ops.get("/readyz")
         assert ready.status_code == 200  # still taking deliveries: the broker is advisory
         assert ready.json()["status"] == "degraded"
         assert ready.json()["checks"]["broker"].startswith("unavailable")
@@ -284,9 +294,18 @@ def test_a_failed_enqueue_still_acknowledges_and_the_sweeper_catches_up(
 
 def test_health_and_readiness(service: Service) -> None:
     assert service.client.get("/healthz").json() == {"status": "ok"}
-    ready = service.client.get("/readyz")
+    ready = service.ops.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "webhook_secret": "ok"}
+
+
+def test_the_public_port_serves_no_metrics_and_no_readiness(service: Service) -> None:
+    """Metrics carry account ids and cost queries; readiness names what is broken. Neither is
+    for the internet: they are on the ops port only."""
+    for path in ("/metrics", "/readyz", "/livez"):
+        assert service.client.get(path).status_code == 404, path
+    assert service.ops.get("/metrics").status_code == 200
+    assert "zoomhooks_webhooks_received_total" in service.ops.get("/metrics").text
 
 
 def test_rows_are_counted_by_sql(service: Service) -> None:

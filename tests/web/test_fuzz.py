@@ -64,7 +64,7 @@ class Service:
 @pytest.fixture
 def service(make_runtime: MakeRuntime) -> Iterator[Service]:
     runtime = make_runtime()
-    app = create_app(runtime.ingestor, max_body_bytes=LIMIT, checks={})
+    app = create_app(runtime.ingestor, max_body_bytes=LIMIT)
     with live_server(app) as url, httpx.Client(base_url=url, timeout=10) as client:
         yield Service(runtime, client)
 
@@ -365,7 +365,7 @@ ODD_BUT_VALID_JSON = {
 def test_signed_odd_but_valid_json_is_not_5xx(make_runtime: MakeRuntime, database_url: str) -> None:
     """Each must get 200 or 400: a 5xx makes Zoom retry a delivery that can never succeed."""
     runtime = make_runtime(database_url=database_url)
-    app = create_app(runtime.ingestor, max_body_bytes=DEFAULT_MAX_BODY_BYTES, checks={})
+    app = create_app(runtime.ingestor, max_body_bytes=DEFAULT_MAX_BODY_BYTES)
     statuses: dict[str, int] = {}
     with live_server(app) as url:
         for case, body in ODD_BUT_VALID_JSON.items():
