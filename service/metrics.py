@@ -111,6 +111,17 @@ for _resource in ("participants", "absentees", "qa", "polls"):
         "not_applicable",
     ):
         FOLLOWUPS.labels(resource=_resource, outcome=_outcome)
+ACTIONS = Counter(
+    "zoomhooks_actions_total",
+    "Write-side action runs (ZOOMHOOKS_CONFIG [[apps.NAME.actions]]), by kind and outcome: "
+    "done, dry_run, refused (Zoom's permission error: a person must grant something; the "
+    "job's `fix` says what), failed (other final errors), retry, rate_limited.",
+    ["kind", "outcome"],
+    registry=REGISTRY,
+)
+for _kind in ("registrant.approve", "registrant.deny", "meeting.schedule_for"):
+    for _outcome in ("done", "dry_run", "refused", "failed", "retry", "rate_limited"):
+        ACTIONS.labels(kind=_kind, outcome=_outcome)
 GOVERNOR_RATE = Gauge(
     "zoomhooks_governor_rate",
     "Zoom calls per second the governor allows now, by account and rate-limit category "

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 
 from service import actions as rules
+from service import metrics
 from service.apps import Apps, NotBound
 from service.processing.followup import DEFAULT_TRANSIENT_BASE, DEFAULT_TRANSIENT_CAP, Later
 from service.processing.handlers import Context, Handler
@@ -91,6 +92,7 @@ class ActionRunner:
             at = utcnow() + timedelta(seconds=exc.retry_after_seconds)
             answer = Answer(429, exc.zoom_code, exc.zoom_message, exc.tracking_id, str(exc))
             self.jobs.reschedule(job, at=at, answer=answer, count=False)
+            metrics.ACTIONS.labels(kind=job.kind, outcome="rate_limited").inc()
             return Later(at)
         except ZoomAPIError as exc:
             return self._refused(job, endpoint, exc)
@@ -114,7 +116,8 @@ class ActionRunner:
         )
         if exc.outcome in _RETRIED:
             return self._retry(job, answer)
-        self._end(job, "failed", answer)
+        refused = exc.outcome is Outcome.PERMISSION
+        self._end(job, "failed", answer, outcome="refused" if refused else "failed")
         return None
 
     def _retry(self, job: ActionJob, answer: Answer) -> Later | None:
@@ -124,6 +127,7 @@ class ActionRunner:
         delay = backoff_delay(job.attempts, DEFAULT_TRANSIENT_BASE, DEFAULT_TRANSIENT_CAP, self.rng)
         at = utcnow() + timedelta(seconds=delay)
         self.jobs.reschedule(job, at=at, answer=answer, count=True)
+        metrics.ACTIONS.labels(kind=job.kind, outcome="retry").inc()
         log.warning(
             "action %s attempt %s failed (%s); again at %s",
             job.id,
@@ -133,10 +137,13 @@ class ActionRunner:
         )
         return Later(at)
 
-    def _end(self, job: ActionJob, status: str, answer: Answer) -> None:
+    def _end(
+        self, job: ActionJob, status: str, answer: Answer, *, outcome: str | None = None
+    ) -> None:
         if not self.jobs.finish(job, status, answer):
             log.warning("action %s: lease lost, leaving it to its new holder", job.id)
             return
+        metrics.ACTIONS.labels(kind=job.kind, outcome=outcome or status).inc()
         level = logging.WARNING if status == "failed" else logging.INFO
         log.log(
             level,

@@ -11,7 +11,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 
-from service.storage.models import followups, webhook_events
+from service.storage.models import actions, followups, webhook_events
 from service.storage.usage import UsageRecorder, today
 
 #: How long one reading of the tables serves scrapes (seconds). Every scraper (several
@@ -63,6 +63,11 @@ class DatabaseCollector(Collector):
             "Follow-up jobs by resource and status.",
             labels=["resource", "status"],
         )
+        acts = GaugeMetricFamily(
+            "zoomhooks_actions_jobs",
+            "Write-side actions by kind and status (the `actions` table).",
+            labels=["kind", "status"],
+        )
         overdue = GaugeMetricFamily(
             "zoomhooks_followups_oldest_due_age_seconds",
             "How long the most overdue pending follow-up has been due (0 when none).",
@@ -79,6 +84,11 @@ class DatabaseCollector(Collector):
                 select(f.resource, f.status, func.count()).group_by(f.resource, f.status)
             ):
                 jobs.add_metric([resource, status], count)
+            a = actions.c
+            for kind, status, count in conn.execute(
+                select(a.kind, a.status, func.count()).group_by(a.kind, a.status)
+            ):
+                acts.add_metric([kind, status], count)
             due = conn.execute(
                 select(func.min(f.next_attempt_at)).where(
                     f.status == "pending", f.next_attempt_at <= now
@@ -86,7 +96,7 @@ class DatabaseCollector(Collector):
             ).scalar()
         oldest.add_metric([], _age(first, now))
         overdue.add_metric([], _age(due, now))
-        yield from (inbox, oldest, jobs, overdue)
+        yield from (inbox, oldest, jobs, overdue, acts)
         calls = GaugeMetricFamily(
             "zoomhooks_zoom_daily_calls",
             "Zoom API calls made today (UTC), by account and rate-limit category.",

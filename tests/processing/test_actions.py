@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, select, update
 
 from service import actions as rules
+from service import metrics
 from service.devtools.fakezoom import (
     DEFAULT_ACCOUNT_ID,
     DEFAULT_CLIENT_ID,
@@ -23,12 +24,14 @@ from service.processing.actions import ActionRunner
 from service.processing.followup import Later
 from service.storage import migrate
 from service.storage.actions import ActionJobs, NewAction
+from service.storage.gauges import DatabaseCollector
 from service.storage.models import actions
 from service.zoom import RetryPolicy, ZoomAPIError, ZoomClient
 from service.zoom.endpoints import UPDATE_WEBINAR_REGISTRANT_STATUS
 from tests.conftest import MakeRuntime
 from tests.support import event_body, signed_headers, wait_until
 
+SCHEDULE = "meeting.schedule_for"
 WEBINAR_ID = 81234567890
 MEETING_ID = 86431910364
 RULES = rules.Actions(
@@ -93,6 +96,14 @@ def record(
         )
 
 
+def counted(kind: str, outcome: str) -> float:
+    """The process's `zoomhooks_actions_total` for one kind and outcome."""
+    value = metrics.REGISTRY.get_sample_value(
+        "zoomhooks_actions_total", {"kind": kind, "outcome": outcome}
+    )
+    return value or 0.0
+
+
 def audit(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(select(actions).order_by(actions.c.id))]
@@ -102,7 +113,9 @@ def test_a_denied_registrant_is_denied_at_zoom_and_audited(
     engine: Engine, client: ZoomClient, fake_zoom: RunningFake
 ) -> None:
     (action_id,) = record(engine, rules.REGISTRATION_CREATED, registration("a@competitor.example"))
+    done = counted("registrant.deny", "done")
     assert runner(engine, client).run(action_id) is None
+    assert counted("registrant.deny", "done") == done + 1
     assert fake_zoom.fake.writes.registrant_status[(WEBINAR_ID, "r1")] == "denied"
     assert fake_zoom.fake.calls("webinarRegistrantStatus", 204) == 1
     (row,) = audit(engine)
@@ -117,6 +130,21 @@ def test_a_denied_registrant_is_denied_at_zoom_and_audited(
         "registrants": [{"email": "a@competitor.example", "id": "r1"}],
     }
     assert row["finished_at"] is not None and row["dry_run"] is False
+
+
+def test_the_actions_table_is_a_gauge_by_kind_and_status(
+    engine: Engine, client: ZoomClient
+) -> None:
+    (done,) = record(engine, rules.REGISTRATION_CREATED, registration("a@competitor.example"))
+    record(engine, rules.MEETING_CREATED, meeting_created())
+    runner(engine, client).run(done)
+    (family,) = [
+        f for f in DatabaseCollector(engine, ttl=0).collect() if f.name == "zoomhooks_actions_jobs"
+    ]
+    assert {(s.labels["kind"], s.labels["status"]): s.value for s in family.samples} == {
+        ("registrant.deny", "done"): 1,
+        ("meeting.schedule_for", "pending"): 1,
+    }
 
 
 def test_a_new_meeting_is_moved_to_the_configured_host(
@@ -154,7 +182,10 @@ def test_schedule_for_refusal_names_both_users(
 ) -> None:
     fake_zoom.fake.faults.schedule_for_refused("events@example.com")
     (action_id,) = record(engine, rules.MEETING_CREATED, meeting_created())
+    refused, failed = counted(SCHEDULE, "refused"), counted(SCHEDULE, "failed")
     assert runner(engine, client).run(action_id) is None
+    # A refusal a person must fix is counted apart from other failures, for its alert.
+    assert (counted(SCHEDULE, "refused"), counted(SCHEDULE, "failed")) == (refused + 1, failed)
     (row,) = audit(engine)
     assert (row["status"], row["zoom_status"], row["zoom_code"]) == ("failed", 400, 3000)
     assert row["zoom_message"] == "You cannot schedule a meeting for events@example.com."
@@ -195,7 +226,9 @@ def test_429_waits_without_spending_an_attempt_then_acts(
     fake_zoom.fake.faults.rate_limit("/v2/webinars/*", rate_limit_type="Daily-limit")
     (action_id,) = record(engine, rules.REGISTRATION_CREATED, registration("a@example.com"))
     run = runner(engine, client)
+    limited = counted("registrant.approve", "rate_limited")
     assert isinstance(run.run(action_id), Later)
+    assert counted("registrant.approve", "rate_limited") == limited + 1
     (row,) = audit(engine)
     assert (row["status"], row["attempts"], row["zoom_status"]) == ("pending", 0, 429)
     due_now(engine)
@@ -210,10 +243,12 @@ def test_5xx_is_retried_then_fails_after_the_attempt_budget(
     fake_zoom.fake.faults.server_error("/v2/meetings/*", count=None, status=502)
     (action_id,) = record(engine, rules.MEETING_CREATED, meeting_created())
     run = runner(engine, client)
+    retried, failed = counted(SCHEDULE, "retry"), counted(SCHEDULE, "failed")
     assert isinstance(run.run(action_id), Later)
     assert audit(engine)[0]["status"] == "pending"
     due_now(engine)
     assert run.run(action_id) is None
+    assert (counted(SCHEDULE, "retry"), counted(SCHEDULE, "failed")) == (retried + 1, failed + 1)
     (row,) = audit(engine)
     assert (row["status"], row["attempts"], row["zoom_status"]) == ("failed", 2, 502)
 
