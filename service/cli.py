@@ -127,18 +127,6 @@ def _start_probe(port: int, make: Callable[[int], ProbeServer]) -> ProbeServer:
 
 def _run_http(runtime: Runtime, host: str, port: int, ops: Ops) -> None:
     database = _where(runtime)
-    probe = _start_probe(
-        ops.port, lambda p: runtime.ops_server(p, host if ops.host is None else ops.host)
-    )
-    log.info(
-        "zoomhooks serving webhooks on http://%s:%s, /metrics and /readyz on %s "
-        "(database: %s, broker: %s)",
-        host,
-        port,
-        probe.url,
-        database,
-        brokers.kind(runtime.broker),
-    )
     config = uvicorn.Config(
         runtime.web_app(),
         host=host,
@@ -150,8 +138,26 @@ def _run_http(runtime: Runtime, host: str, port: int, ops: Ops) -> None:
         proxy_headers=True,
         timeout_graceful_shutdown=DEFAULT_GRACEFUL_SHUTDOWN,
     )
+    server = uvicorn.Server(config)
+    probe = _start_probe(
+        ops.port,
+        lambda p: runtime.ops_server(
+            p,
+            host if ops.host is None else ops.host,
+            serving=lambda: server.started and not server.should_exit,
+        ),
+    )
+    log.info(
+        "zoomhooks serving webhooks on http://%s:%s, /metrics and /readyz on %s "
+        "(database: %s, broker: %s)",
+        host,
+        port,
+        probe.url,
+        database,
+        brokers.kind(runtime.broker),
+    )
     try:
-        uvicorn.Server(config).run()
+        server.run()
     finally:
         probe.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import dramatiq
@@ -218,9 +219,21 @@ class Runtime:
             max_body_bytes=self.settings.max_body_bytes,
         )
 
-    def ops_server(self, port: int, host: str) -> ProbeServer:
+    def ops_server(
+        self, port: int, host: str, *, serving: Callable[[], bool] | None = None
+    ) -> ProbeServer:
         """The ops port of `serve` and `web`: /metrics (this process's counters and the
-        tables' gauges), /readyz, and /livez (the in-process workers, where there are any)."""
+        tables' gauges), /readyz, and /livez (the in-process workers, where there are any).
+        `serving` says whether the webhook port is open: the ops port opens first, and must
+        not call the process ready before it (nor while it shuts down)."""
+        checks = self.checks()
+        if serving is not None:
+
+            def webhooks() -> None:
+                if not serving():
+                    raise NotReady("the webhook port is not open (starting or stopping)")
+
+            checks = {"http": webhooks, **checks}
         gauges = DatabaseCollector(
             self.engine, daily_cap=self.settings.zoom_daily_cap, ttl=self.settings.gauge_ttl_seconds
         )
@@ -231,7 +244,7 @@ class Runtime:
             probes={
                 # A delivery whose enqueue fails is still stored and answered 200 (the sweeper
                 # enqueues it later), so a broker outage must not take web pods out of rotation.
-                "/readyz": Readiness(self.checks(), advisory={"broker"}),
+                "/readyz": Readiness(checks, advisory={"broker"}),
                 "/livez": liveness(self.worker_problems),
             },
         )

@@ -299,6 +299,23 @@ def test_health_and_readiness(service: Service) -> None:
     assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "webhook_secret": "ok"}
 
 
+def test_not_ready_while_the_webhook_port_is_not_open(make_runtime: MakeRuntime) -> None:
+    """The ops port opens before the webhook port and outlives it: readiness must not send
+    traffic to a port that is not listening yet, or any more."""
+    serving = [False]
+    probe = make_runtime().ops_server(0, "127.0.0.1", serving=lambda: serving[0])
+    probe.start()
+    try:
+        early = httpx.get(probe.url + "/readyz", timeout=5)
+        assert early.status_code == 503
+        assert early.json()["checks"]["http"].startswith("unavailable: the webhook port")
+        serving[0] = True
+        ready = httpx.get(probe.url + "/readyz", timeout=5)
+        assert (ready.status_code, ready.json()["checks"]["http"]) == (200, "ok")
+    finally:
+        probe.close()
+
+
 def test_the_public_port_serves_no_metrics_and_no_readiness(service: Service) -> None:
     """Metrics carry account ids and cost queries; readiness names what is broken. Neither is
     for the internet: they are on the ops port only."""
