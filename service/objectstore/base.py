@@ -8,7 +8,7 @@ import hashlib
 import re
 from abc import ABC, abstractmethod
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._=-]")
 
 
 class StorageUnavailable(Exception):
@@ -16,8 +16,9 @@ class StorageUnavailable(Exception):
 
 
 def _segment(value: str | None, fallback: str) -> str:
-    """A key segment from a Zoom id: base64's `/` and `+` made URL-safe (`_`, `-`), anything
-    else outside [A-Za-z0-9._-] replaced by `_`; never empty, `.` or `..`."""
+    """A key segment from a Zoom id: base64's `/` and `+` made URL-safe (`_`, `-`, as in
+    base64url, so two UUIDs never share a segment), anything else outside [A-Za-z0-9._=-]
+    replaced by `_`; never empty, `.` or `..`."""
     text = (value or "").replace("/", "_").replace("+", "-")
     text = _UNSAFE.sub("_", text).strip(".") or fallback
     return text[:128]

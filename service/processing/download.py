@@ -4,7 +4,7 @@ verified by size, and never logging a token or the URL's query string.
 Authentication, in Zoom's documented order: within 24 h of the event, the event's
 `download_token` as `?access_token=`; after that, or when Zoom refuses it (401), the app's
 Server-to-Server OAuth token as `Authorization: Bearer`. Each attempt streams the body in
-fixed-size chunks straight into the backend's upload (constant memory whatever the size);
+the network's chunks straight into the backend's upload (constant memory whatever the size);
 a transfer cut short keeps what the backend can resume (the file backend's `.part`), and the
 next attempt asks only for the rest with an HTTP Range request. The object is committed only
 once its size equals Zoom's `file_size`; a mismatch restarts the file from scratch.
@@ -44,8 +44,6 @@ log = logging.getLogger(__name__)
 DEFAULT_TOKEN_VALIDITY = 24 * 60 * 60
 #: A token this close to its end is not used: the OAuth token is (seconds).
 DEFAULT_TOKEN_MARGIN = 60
-#: Bytes read from Zoom and written to storage at a time: the download's memory bound.
-DEFAULT_CHUNK = 1024 * 1024
 #: How often a transfer records its progress on the job row (bytes).
 DEFAULT_PROGRESS_EVERY = 64 * 1024 * 1024
 _TOKEN_IN_TEXT = re.compile(r"(access_token=)[^&\s\"']+", re.IGNORECASE)
@@ -93,7 +91,6 @@ class DownloadRunner:
         heartbeat: Heartbeat | None = None,
         beat: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
-        chunk_size: int = DEFAULT_CHUNK,
         retry_base: float = DEFAULT_TRANSIENT_BASE,
         retry_cap: float = DEFAULT_TRANSIENT_CAP,
     ) -> None:
@@ -106,7 +103,6 @@ class DownloadRunner:
         self.heartbeat = heartbeat or Heartbeat(jobs.engine, [jobs.leases])
         self.beat = beat
         self.clock = clock
-        self.chunk_size = chunk_size
         self.retry_base = retry_base
         self.retry_cap = retry_cap
 
@@ -241,7 +237,9 @@ class DownloadRunner:
 
     def _stream(self, job: DownloadJob, response: httpx.Response, upload: Upload) -> None:
         since_progress = 0
-        for chunk in response.iter_raw(self.chunk_size):
+        # As the network delivers it (at most httpcore's read size, 64 KiB): no re-chunking
+        # buffer, so a transfer cut short keeps every byte it received.
+        for chunk in response.iter_raw():
             upload.write(chunk)
             metrics.RECORDING_BYTES.inc(len(chunk))
             self.beat()
