@@ -27,6 +27,7 @@ from service.storage.models import recording_downloads, recording_files, recordi
 from service.storage.types import utcnow
 
 UNFINISHED = ("pending", "running")
+DOWNLOAD_STATUSES = ("pending", "running", "done", "failed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,34 +225,33 @@ class DownloadJobs(JobTable):
             return False
         return True
 
-    def again(self, *, file_id: str | None = None, failed: bool = False) -> int:
-        """Make failed jobs (or the one of `file_id`, unless a worker holds it) pending and due
-        now, for an operator; the sweeper enqueues them. Returns how many."""
-        c = recording_downloads.c
-        where = c.status != "running"
-        if file_id is not None:
-            where = where & (c.file_id == file_id)
-        if failed:
-            where = where & (c.status == "failed")
-        # `updated_at` is left as it was, so the sweeper's next round takes the row at once.
-        with self.engine.begin() as conn:
-            ids = [
-                row.id
-                for row in conn.execute(
-                    update(recording_downloads)
-                    .where(where)
-                    .values(status="pending", attempts=0, next_attempt_at=None, finished_at=None)
-                    .returning(c.id, c.file_id)
-                )
-            ]
-        return len(ids)
-
     def get(self, file_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(recording_downloads).where(recording_downloads.c.file_id == file_id)
             ).first()
         return dict(row._mapping) if row is not None else None
+
+    def recent(self, *, status: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest jobs first, with their recording's topic and host."""
+        c, r = recording_downloads.c, recordings.c
+        query = (
+            select(recording_downloads, r.topic, r.host_email)
+            .select_from(recording_downloads.outerjoin(recordings, r.uuid == c.recording_uuid))
+            .order_by(c.id.desc())
+            .limit(limit)
+        )
+        if status is not None:
+            query = query.where(c.status == status)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def failed_ids(self) -> list[int]:
+        c = recording_downloads.c
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(select(c.id).where(c.status == "failed").order_by(c.id)).scalars()
+            )
 
 
 def _summary(conn: Connection, file_id: str, **values: Any) -> None:
