@@ -55,6 +55,7 @@ ROWS = [
     "Zoom API",
     "Rate governor",
     "WebSocket listener",
+    "Recordings",
     "Embedded",
 ]
 #: What Grafana puts in place of its interval variables, for the PromQL checkers.
