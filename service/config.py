@@ -21,6 +21,11 @@ from sqlalchemy import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from service import apps
+from service.recording_settings import (
+    RecordingDownloads,
+    parse_file_types,
+    parse_storage_url,
+)
 
 #: Where the embedded default keeps its SQLite file, relative to the working directory.
 DEFAULT_DATA_DIR = Path("data")
@@ -73,6 +78,9 @@ DEFAULT_LISTEN_RECONNECT_MAX = 60.0
 #: Longest disconnect window reconciled after a reconnect (seconds); an older start is
 #: clipped, and the log says to run `zoomhooks reconcile --since` for the rest.
 DEFAULT_LISTEN_MAX_GAP = 7 * 24 * 60 * 60.0
+#: Recording downloads running at once per worker process, on their own queue, so multi-GB
+#: transfers never hold the threads the webhooks and the API follow-ups need.
+DEFAULT_RECORDING_THREADS = 2
 #: Prefix of every queue name, so that deployments (and test runs) sharing a broker never collide.
 DEFAULT_QUEUE_PREFIX = "zoomhooks"
 
@@ -269,8 +277,21 @@ class Settings(BaseSettings):
         ge=0,
         validation_alias=_env("ZOOMHOOKS_NOT_READY_LIMIT_SECONDS"),
     )
+    recordings_storage: str | None = Field(
+        default=None, validation_alias=_env("ZOOMHOOKS_RECORDINGS_STORAGE")
+    )
+    recordings_file_types: str = Field(
+        default="all", validation_alias=_env("ZOOMHOOKS_RECORDINGS_FILE_TYPES")
+    )
+    recordings_threads: int = Field(
+        default=DEFAULT_RECORDING_THREADS,
+        ge=1,
+        le=64,
+        validation_alias=_env("ZOOMHOOKS_RECORDINGS_THREADS"),
+    )
 
     @field_validator(
+        "recordings_storage",
         "broker_url",
         "webhook_secret_token",
         "zoom_account_id",
@@ -320,6 +341,28 @@ class Settings(BaseSettings):
         if not value.startswith(("wss://", "ws://")):
             raise ValueError("must be a ws(s) URL, like wss://ws.zoom.us/ws")
         return value.rstrip("/")
+
+    @field_validator("recordings_storage")
+    @classmethod
+    def _storage_url(cls, value: str | None) -> str | None:
+        return parse_storage_url(value).display if value is not None else None
+
+    @field_validator("recordings_file_types")
+    @classmethod
+    def _file_types(cls, value: str) -> str:
+        types = parse_file_types(value)
+        return ",".join(sorted(types)) if types else "all"
+
+    @property
+    def recording_downloads(self) -> RecordingDownloads | None:
+        """Where recording files are copied to; None (the default): they are not."""
+        if self.recordings_storage is None:
+            return None
+        return RecordingDownloads(
+            storage=parse_storage_url(self.recordings_storage),
+            file_types=parse_file_types(self.recordings_file_types),
+            threads=self.recordings_threads,
+        )
 
     @field_validator("zoom_websocket_subscription_id")
     @classmethod
@@ -402,7 +445,8 @@ class Settings(BaseSettings):
         enough for every worker thread plus the headroom, and never below the default."""
         if self.db_pool_size is not None:
             return self.db_pool_size
-        return max(DEFAULT_POOL_SIZE, self.worker_threads + POOL_HEADROOM)
+        threads = self.worker_threads + (self.recordings_threads if self.recordings_storage else 0)
+        return max(DEFAULT_POOL_SIZE, threads + POOL_HEADROOM)
 
     @property
     def rate_limit_redis(self) -> str | None:

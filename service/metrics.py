@@ -71,6 +71,17 @@ ZOOM_REQUESTS = Counter(
     ["endpoint", "category", "status"],
     registry=REGISTRY,
 )
+RECORDING_DOWNLOADS = Counter(
+    "zoomhooks_recording_downloads_total",
+    "Recording file download attempts, by outcome (done, retry, failed).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+RECORDING_BYTES = Counter(
+    "zoomhooks_recording_download_bytes_total",
+    "Bytes of recording files downloaded from Zoom and written to storage.",
+    registry=REGISTRY,
+)
 TOKEN_RENEWALS = Counter(
     "zoomhooks_zoom_token_renewals_total",
     "Access tokens fetched from Zoom's OAuth endpoint.",

@@ -18,15 +18,18 @@ from service.governor.redis import RedisStateStore
 from service.listen.listener import Listener, Subscription
 from service.listen.policy import DEFAULT_GAP_LOOKBACK, Timing
 from service.listen.service import Listeners, inbox_store
+from service.objectstore import open_backend
 from service.probe import ProbeServer, liveness
 from service.processing.actions import ActionHandlers, ActionRunner
 from service.processing.backfill import Backfiller
+from service.processing.download import DownloadRunner
 from service.processing.followup import FollowupRunner
 from service.processing.gaps import DEFAULT_INTERVAL as GAP_INTERVAL
 from service.processing.gaps import GapReconciler
 from service.processing.ingest import InboxWriter, Ingestor
 from service.processing.live import LiveHandlers
 from service.processing.process import Processor
+from service.processing.recordings import DownloadHandlers
 from service.queue import actors, broker
 from service.queue.liveness import Liveness
 from service.queue.purger import Purger
@@ -35,6 +38,7 @@ from service.queue.worker import Workers
 from service.readiness import Check, NotReady, Readiness
 from service.storage import db, retention
 from service.storage.actions import ActionJobs
+from service.storage.downloads import DownloadJobs
 from service.storage.followups import Followups
 from service.storage.gaps import Gaps
 from service.storage.gauges import DatabaseCollector
@@ -59,8 +63,10 @@ class Runtime:
         self.inbox = Inbox(self.engine, lease=lease, write_engine=self._write_engine(settings))
         self.followups = Followups(self.engine, lease=lease)
         self.actions = ActionJobs(self.engine, lease=lease)
+        self.downloads = DownloadJobs(self.engine, lease=lease)
         self.heartbeat = Heartbeat(
-            self.engine, [self.inbox.leases, self.followups.leases, self.actions.leases]
+            self.engine,
+            [self.inbox.leases, self.followups.leases, self.actions.leases, self.downloads.leases],
         )
         self.usage = UsageRecorder(self.engine)
         self.broker: dramatiq.Broker = broker.create(settings)
@@ -88,9 +94,24 @@ class Runtime:
             followup_delay=timedelta(seconds=settings.followup_delay_seconds),
         )
         acting = ActionHandlers(settings.apps, self.actions, self.schedule_action)
+        handlers = live.handlers()
+        self.download_runner: DownloadRunner | None = None
+        recording_downloads = settings.recording_downloads
+        if recording_downloads is not None:
+            self.download_runner = DownloadRunner(
+                self.downloads,
+                open_backend(recording_downloads.storage),
+                self.zoom.for_account,
+                max_attempts=settings.max_attempts,
+                heartbeat=self.heartbeat,
+                beat=self.liveness.beat,
+            )
+            handlers = DownloadHandlers(
+                recording_downloads, self.downloads, self.schedule_download
+            ).wrap(handlers)
         self.processor = Processor(
             self.inbox,
-            acting.wrap(live.handlers()),
+            acting.wrap(handlers),
             max_attempts=settings.max_attempts,
             heartbeat=self.heartbeat,
         )
@@ -103,6 +124,7 @@ class Runtime:
             queue_prefix=settings.queue_prefix,
             # A longer wait is parked on the job row, where the sweeper finds it once due.
             max_message_delay=min(sweep_after, timedelta(seconds=actors.DEFAULT_MAX_MESSAGE_DELAY)),
+            download_runner=self.download_runner,
         )
         self.writer = InboxWriter(self.inbox, self.actors.enqueue)
         self.ingestors = {
@@ -120,6 +142,8 @@ class Runtime:
             lease=lease,
             actions=self.actions,
             schedule_action=self.schedule_action,
+            downloads=self.downloads if self.download_runner is not None else None,
+            schedule_download=self.schedule_download,
         )
         self.purger = self._purger(settings)
         accounts = [credentials.account_id for credentials in settings.apps.credentials()]
@@ -131,6 +155,7 @@ class Runtime:
             accounts=accounts,
         )
         self._workers: Workers | None = None
+        self._download_workers: Workers | None = None
         self.listeners: Listeners | None = None
         self._gap_reconciler: GapReconciler | None = None
 
@@ -271,6 +296,9 @@ class Runtime:
     def schedule_action(self, action_id: int, at: datetime) -> None:
         self.actors.schedule_action(action_id, at)
 
+    def schedule_download(self, job_id: int, at: datetime) -> None:
+        self.actors.schedule_download(job_id, at)
+
     def start_listening(self) -> Listeners:
         """The WebSocket listener of every app with a subscription, and the reconciler of
         their disconnect gaps, running in this process until `close`."""
@@ -331,11 +359,21 @@ class Runtime:
             self.broker, self.actors.queues, threads=self.settings.worker_threads
         )
         self._workers.start()
+        queues = self.actors.download_queues
+        if queues and self.settings.recording_downloads is not None:
+            # Their own threads: a few long transfers never take the API follow-ups' threads.
+            self._download_workers = Workers(
+                self.broker, queues, threads=self.settings.recording_downloads.threads
+            )
+            self._download_workers.start()
 
     def worker_problems(self) -> list[str]:
         """Why this process's workers are wedged (a liveness probe fails on any); empty while
         they work, or before they are started."""
-        return self.liveness.problems(self._workers.worker if self._workers else None)
+        return self.liveness.problems(
+            self._workers.worker if self._workers else None,
+            *([self._download_workers.worker] if self._download_workers else []),
+        )
 
     def start_embedded(self) -> None:
         """Worker threads and the sweeper inside this process, after recovering from a crash.
@@ -348,6 +386,7 @@ class Runtime:
             self.inbox.release_orphans()
             + self.followups.release_orphans()
             + self.actions.release_orphans()
+            + self.downloads.release_orphans()
         )
         self.start_workers()
         recovered = self.sweeper.sweep(everything=True)
@@ -370,6 +409,10 @@ class Runtime:
             self.purger.stop()
         if self._workers is not None:
             self._workers.stop()
+        if self._download_workers is not None:
+            self._download_workers.stop()
+        if self.download_runner is not None:
+            self.download_runner.close()
         self.heartbeat.stop()
         self.broker.close()
         self.zoom.close()

@@ -40,6 +40,17 @@ ENV_VARS: dict[str, tuple[str, str, object]] = {
     "ZOOMHOOKS_DB_POOL_SIZE": ("db_pool_size", "25", 25),
     "ZOOMHOOKS_QUEUE_PREFIX": ("queue_prefix", "staging.zh", "staging.zh"),
     "ZOOMHOOKS_LOG_LEVEL": ("log_level", "debug", "DEBUG"),
+    "ZOOMHOOKS_RECORDINGS_STORAGE": (
+        "recordings_storage",
+        "s3://bucket/zoom/rec/",
+        "s3://bucket/zoom/rec",
+    ),
+    "ZOOMHOOKS_RECORDINGS_FILE_TYPES": (
+        "recordings_file_types",
+        "mp4, Transcript",
+        "MP4,TRANSCRIPT",
+    ),
+    "ZOOMHOOKS_RECORDINGS_THREADS": ("recordings_threads", "3", 3),
 }
 
 #: Field names without their documented prefix: generic names other software sets too.
@@ -440,3 +451,51 @@ def test_cli_subprocess_bad_max_body_bytes(clean_environment: Path) -> None:
     assert done.stdout == ""
     assert "Traceback" not in done.stderr
     assert_one_clear_line(done.stderr, "ZOOMHOOKS_MAX_BODY_BYTES")
+
+
+# --- recording downloads ----------------------------------------------------------------
+
+
+def test_recording_downloads_are_off_unless_a_storage_is_set() -> None:
+    assert Settings().recording_downloads is None
+
+
+def test_recording_downloads_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOOMHOOKS_RECORDINGS_STORAGE", "file:///var/lib/zoomhooks/recordings/")
+    monkeypatch.setenv("ZOOMHOOKS_RECORDINGS_FILE_TYPES", "mp4,m4a")
+    downloads = Settings().recording_downloads
+    assert downloads is not None
+    assert downloads.storage.display == "file:///var/lib/zoomhooks/recordings"
+    assert downloads.wants("MP4") and downloads.wants("m4a")
+    assert not downloads.wants("TRANSCRIPT") and not downloads.wants(None)
+    assert downloads.threads == 2
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("/var/lib/recordings", "must be file:///absolute/directory or s3://bucket/prefix"),
+        ("ftp://host/dir", "must be file:///absolute/directory or s3://bucket/prefix"),
+        ("file://relative/dir", "a file:// URL has no host"),
+        ("file:///", "needs an absolute directory"),
+        ("s3:///prefix", "s3:// needs a bucket"),
+        ("s3://key:secret@bucket/p", "takes no query, fragment or credentials"),
+        ("s3://bucket/p?region=eu", "takes no query, fragment or credentials"),
+        ("s3://bucket/a/../b", "a . or .. segment"),
+    ],
+)
+def test_a_bad_storage_url_is_a_clear_error_at_start(
+    url: str, message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ZOOMHOOKS_RECORDINGS_STORAGE", url)
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    (problem,) = info.value.errors()
+    assert message in problem["msg"]
+    assert "secret" not in problem["msg"]
+
+
+def test_an_unknown_file_type_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOOMHOOKS_RECORDINGS_FILE_TYPES", "MP4,MOV")
+    with pytest.raises(ValidationError, match="unknown file type MOV"):
+        Settings()

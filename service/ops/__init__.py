@@ -16,6 +16,7 @@ from service.ops.commands.backfill import backfill, reconcile
 from service.ops.commands.events import events
 from service.ops.commands.followups import followups
 from service.ops.commands.instances import instances_group
+from service.ops.commands.recordings import recordings
 from service.ops.commands.replay import replay
 from service.ops.commands.retention import erase, purge
 from service.ops.commands.stats import stats
@@ -25,6 +26,7 @@ COMMANDS: tuple[click.Command, ...] = (
     replay,
     followups,
     actions,
+    recordings,
     stats,
     instances_group,
     backfill,
@@ -43,6 +45,7 @@ __all__ = [
     "instances_group",
     "purge",
     "reconcile",
+    "recordings",
     "replay",
     "stats",
 ]

@@ -12,6 +12,7 @@ from typing import Any
 import dramatiq
 
 from service.processing.actions import ActionRunner
+from service.processing.download import DownloadRunner
 from service.processing.followup import FollowupRunner, Later
 from service.processing.process import Processor, RetryLater
 from service.storage.types import utcnow
@@ -23,6 +24,12 @@ DEFAULT_MAX_BACKOFF = 60_000
 WEBHOOK_QUEUE = "webhooks"
 #: Follow-ups get their own queue, so slow Zoom calls never delay the inbox.
 FOLLOWUP_QUEUE = "followups"
+#: Recording downloads get their own queue and their own few threads (Settings
+#: `recordings_threads`), so hour-long transfers never hold the threads the API calls need.
+RECORDINGS_QUEUE = "recordings"
+#: Longest one download attempt may run before Dramatiq interrupts it (milliseconds); the
+#: part stored so far is kept and the next attempt resumes it.
+DEFAULT_DOWNLOAD_TIME_LIMIT = 6 * 60 * 60 * 1000
 #: Longest wait sent as a delayed broker message (seconds). RabbitMQ holds a delayed message
 #: unacknowledged at the consumer, and closes the channel of a consumer that holds one past
 #: its `consumer_timeout` (30 min by default): longer waits stay on the job row alone
@@ -39,6 +46,14 @@ class Actors:
     run_followup: dramatiq.Actor[[int], None]
     run_action: dramatiq.Actor[[int], None]
     max_message_delay: timedelta = timedelta(seconds=DEFAULT_MAX_MESSAGE_DELAY)
+    #: None unless recording downloads are configured.
+    download_recording: dramatiq.Actor[[int], None] | None = None
+
+    @property
+    def download_queues(self) -> set[str]:
+        """The downloads' queue, consumed by its own worker threads; empty when off."""
+        actor = self.download_recording
+        return {actor.queue_name} if actor is not None else set()
 
     @property
     def queues(self) -> set[str]:
@@ -63,6 +78,13 @@ class Actors:
         """Enqueue a write-side action, like a follow-up job (same queue, same parking)."""
         self._schedule(self.run_action, action_id, at)
 
+    def schedule_download(self, job_id: int, at: datetime) -> None:
+        """Enqueue a recording download, like a follow-up (parked when the wait is long)."""
+        if self.download_recording is None:
+            log.debug("recording download %s not enqueued: downloads are off here", job_id)
+            return
+        self._schedule(self.download_recording, job_id, at)
+
     def _schedule(self, actor: dramatiq.Actor[[int], None], job_id: int, at: datetime) -> None:
         delay = at - utcnow()
         if delay > self.max_message_delay:
@@ -86,6 +108,7 @@ def declare(
     *,
     queue_prefix: str,
     max_message_delay: timedelta = timedelta(seconds=DEFAULT_MAX_MESSAGE_DELAY),
+    download_runner: DownloadRunner | None = None,
 ) -> Actors:
     rng = random.Random()
 
@@ -153,11 +176,35 @@ def declare(
         priority=0,
         options={**options, "max_retries": action_runner.max_attempts},
     )
+    download_actor: dramatiq.Actor[[int], None] | None = None
+    if download_runner is not None:
+        downloads = download_runner
+
+        def download_recording(job_id: int) -> None:
+            later = downloads.run(job_id)
+            if later is not None:
+                actors.schedule_download(job_id, later.at)
+
+        download_actor = dramatiq.Actor(
+            download_recording,
+            broker=broker,
+            actor_name="download_recording",
+            queue_name=f"{queue_prefix}.{RECORDINGS_QUEUE}",
+            priority=0,
+            # A transfer may run for an hour: Dramatiq's default 10 min time limit would kill it.
+            # The job's lease (renewed by the heartbeat) is what guards against a dead worker.
+            options={
+                **options,
+                "max_retries": downloads.max_attempts,
+                "time_limit": DEFAULT_DOWNLOAD_TIME_LIMIT,
+            },
+        )
     actors = Actors(
         process_webhook=actor,
         process_webhooks=batch_actor,
         run_followup=followup_actor,
         run_action=action_actor,
         max_message_delay=max_message_delay,
+        download_recording=download_actor,
     )
     return actors

@@ -76,11 +76,13 @@ class Liveness(dramatiq.Middleware):
             if busy is not None:
                 self._busy[ident] = Busy(busy.actor, busy.message_id, self.clock())
 
-    def problems(self, worker: dramatiq.Worker | None) -> list[str]:
-        """Why this worker is wedged; empty while it is live. `worker` None: not started."""
+    def problems(self, worker: dramatiq.Worker | None, *more: dramatiq.Worker) -> list[str]:
+        """Why these workers are wedged; empty while they are live. `worker` None: not
+        started. `more`: other workers of this process (the recording downloads')."""
         found = []
-        if worker is not None:
-            threads = [*worker.consumers.values(), *worker.workers]
+        workers = [w for w in (worker, *more) if w is not None]
+        if workers:
+            threads = [t for w in workers for t in (*w.consumers.values(), *w.workers)]
             dead = [t.name for t in threads if not t.is_alive()]
             if dead:
                 found.append(f"Dramatiq threads died: {', '.join(sorted(dead))}")

@@ -11,6 +11,7 @@ from service.periodic import Periodic
 from service.storage.actions import ActionJobs
 from service.storage.followups import Followups
 from service.storage.inbox import Inbox
+from service.storage.jobs import JobTable
 from service.storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ class Sweeper(Periodic):
         lease: timedelta | None = None,
         actions: ActionJobs | None = None,
         schedule_action: Callable[[int, datetime], None] | None = None,
+        downloads: JobTable | None = None,
+        schedule_download: Callable[[int, datetime], None] | None = None,
     ) -> None:
         """Rounds come every `interval_seconds`, and at least every third of `lease`, so a
         row held by a worker killed with -9 is taken back soon after its lease runs out."""
@@ -40,6 +43,12 @@ class Sweeper(Periodic):
         self.schedule_followup = schedule_followup
         self.actions = actions
         self.schedule_action = schedule_action
+        # Every job table but the follow-ups' (swept first), with how to enqueue its jobs.
+        self.job_tables: list[tuple[JobTable, Callable[[int, datetime], None]]] = []
+        if actions is not None and schedule_action is not None:
+            self.job_tables.append((actions, schedule_action))
+        if downloads is not None and schedule_download is not None:
+            self.job_tables.append((downloads, schedule_download))
         self.sweep_after = sweep_after
         if lease is not None:
             interval_seconds = min(interval_seconds, lease.total_seconds() / 3)
@@ -63,13 +72,17 @@ class Sweeper(Periodic):
             for job_id, at in due:
                 self.schedule_followup(job_id, at or now)
             jobs += len(due)
-        if self.actions is not None and self.schedule_action is not None:
-            while due := self.actions.sweep(due_before=received_before, any_schedule=everything):
-                for action_id, at in due:
-                    self.schedule_action(action_id, at or now)
+        for table, schedule in self.job_tables:
+            while due := table.sweep(due_before=received_before, any_schedule=everything):
+                for job_id, at in due:
+                    schedule(job_id, at or now)
                 jobs += len(due)
         if total or jobs:
-            log.info("sweeper re-enqueued %s inbox rows and %s follow-ups and actions", total, jobs)
+            log.info(
+                "sweeper re-enqueued %s inbox rows and %s jobs (follow-ups, actions, downloads)",
+                total,
+                jobs,
+            )
         return total + jobs
 
     def tick(self) -> int:

@@ -26,6 +26,9 @@ from service.storage.models import (
     participants,
     poll_answers,
     qa_entries,
+    recording_downloads,
+    recording_files,
+    recordings,
     registrants,
     webhook_events,
 )
@@ -74,7 +77,23 @@ def _quoted(column: ColumnElement[Any], values: Iterable[str], *, lower: bool) -
 
 def _rows(person: Person) -> Mapping[str, tuple[Table, ColumnElement[bool]]]:
     emails, ids = person.emails, person.user_ids
+    # A host's recordings name them (host_email, host_id) and hold their voice: the rows go,
+    # files' rows and download jobs first. Files already stored are the operator's to delete.
+    hosted = (
+        select(recordings.c.uuid)
+        .where(_lower_in(recordings.c.host_email, emails) | _in(recordings.c.host_id, ids))
+        .scalar_subquery()
+    )
     return {
+        "recording_downloads": (
+            recording_downloads,
+            recording_downloads.c.recording_uuid.in_(hosted),
+        ),
+        "recording_files": (recording_files, recording_files.c.recording_uuid.in_(hosted)),
+        "recordings": (
+            recordings,
+            _lower_in(recordings.c.host_email, emails) | _in(recordings.c.host_id, ids),
+        ),
         "participants": (
             participants,
             _lower_in(participants.c.user_email, emails) | _in(participants.c.id, ids),

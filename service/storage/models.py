@@ -425,3 +425,37 @@ websocket_gaps = Table(
     CheckConstraint("status IN ('pending', 'done', 'failed')", name="status"),
     Index(None, "status", "due_at"),
 )
+
+
+# Recording downloads: one job per recording file, on the lease state machine of the follow-ups.
+# `recording_files.download_state` … `last_error` summarise the job for queries; this row is
+# the job itself (attempts, lease, progress).
+recording_downloads = Table(
+    "recording_downloads",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("file_id", String(64), nullable=False, unique=True, comment="recording_files.id"),
+    Column("recording_uuid", String(64), nullable=False, comment="recordings.uuid"),
+    Column("app", String(64), nullable=True, comment="the app that verified the event"),
+    Column("account_id", String(64), nullable=True),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("storage", Text, nullable=False, comment="the storage URL (no credentials)"),
+    Column("storage_key", Text, nullable=False, comment="the object's key below it"),
+    Column("expected_size", BigInteger, nullable=True, comment="bytes, Zoom's file_size"),
+    Column("bytes_stored", BigInteger, nullable=False, server_default="0"),
+    Column("verified_size", BigInteger, nullable=True, comment="the size checked at the end"),
+    Column("auth", String(16), nullable=True, comment="download_token or oauth, last used"),
+    Column("last_error", Text, nullable=True),
+    Column("inbox_id", BigInteger, nullable=True, comment="the event that (re)queued it"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("claimed_by", String(100), nullable=True, comment="host:pid of the last worker"),
+    *_lease(),
+    CheckConstraint("status IN ('pending', 'running', 'done', 'failed')", name="status"),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "status", "lease_until"),
+    Index(None, "recording_uuid"),
+)

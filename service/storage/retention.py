@@ -25,6 +25,9 @@ from service.storage.models import (
     participants,
     poll_answers,
     qa_entries,
+    recording_downloads,
+    recording_files,
+    recordings,
     webhook_events,
 )
 
@@ -55,7 +58,8 @@ class Ages:
     events: int | None = None  # inbox events done or ignored
     failed: int | None = None  # failed inbox events; None: as `events`
     timeline: int | None = None  # participant_events
-    instances: int | None = None  # instances with their follow-ups and fetched rows
+    #: instances with their follow-ups and fetched rows; recordings (rows, not files) too
+    instances: int | None = None
 
     @classmethod
     def configured(cls, settings: Settings) -> Ages:
@@ -203,6 +207,28 @@ def _delete_instances(
         after = round_[-1].id
 
 
+def _recordings(engine: Engine, cutoff: datetime, *, dry_run: bool, batch: int) -> dict[str, int]:
+    """Recordings as old as an instance purge's cutoff, with their files' rows and download
+    jobs; not one with a download still to run. The stored files themselves are the
+    operator's: a purge never deletes them (docs/operations.md)."""
+    r, d = recordings.c, recording_downloads.c
+    busy = select(d.id).where(d.recording_uuid == r.uuid, d.status.in_(BUSY_FOLLOWUPS)).exists()
+    old = (func.coalesce(r.start_time, r.created_at) < cutoff) & ~busy
+    uuids = select(r.uuid).where(old).scalar_subquery()
+    # The recording goes last, so a purge stopped halfway finds its files again next time.
+    steps: list[tuple[Table, ColumnElement[bool]]] = [
+        (recording_downloads, d.recording_uuid.in_(uuids) & ~d.status.in_(BUSY_FOLLOWUPS)),
+        (recording_files, recording_files.c.recording_uuid.in_(uuids)),
+        (recordings, old),
+    ]
+    return {
+        table.name: count(engine, table, where)
+        if dry_run
+        else delete_batched(engine, table, where, batch)
+        for table, where in steps
+    }
+
+
 def purge(
     engine: Engine, cutoffs: Cutoffs, *, dry_run: bool = False, batch: int = DEFAULT_PURGE_BATCH
 ) -> dict[str, int]:
@@ -217,6 +243,7 @@ def purge(
             if dry_run
             else _delete_instances(engine, cutoffs.instances, cutoffs.timeline, batch)
         )
+        by_instance |= _recordings(engine, cutoffs.instances, dry_run=dry_run, batch=batch)
         for name, n in by_instance.items():
             found[name] = found.get(name, 0) + n
     return found

@@ -56,6 +56,7 @@ ROWS = [
     "Rate governor",
     "WebSocket listener",
     "Write-side actions",
+    "Recordings",
     "Embedded",
 ]
 #: What Grafana puts in place of its interval variables, for the PromQL checkers.

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from service.ops import erase
 from service.runtime import Runtime
-from service.storage.models import participant_events, qa_entries, webhook_events
+from service.storage.models import participant_events, qa_entries, recordings, webhook_events
 from tests.ops.populate import Cli, processed
 
 
@@ -101,3 +101,29 @@ def test_erase_refuses_what_is_not_an_address(cli: Cli) -> None:
 def test_erase_needs_someone_to_erase(cli: Cli) -> None:
     result = cli(erase)
     assert result.exit_code == 2 and "--email ADDRESS and/or --user-id ID" in result.output
+
+
+def test_erase_takes_a_hosts_recordings_with_their_files_and_downloads(
+    cli: Cli, runtime: Runtime
+) -> None:
+    from tests.ops.test_retention import recording, recording_rows
+
+    recording(runtime, "theirs==", days_ago=1, download="done")
+    recording(runtime, "other==", days_ago=1, download="done")
+    with runtime.engine.begin() as conn:
+        conn.execute(
+            update(recordings)
+            .where(recordings.c.uuid == "theirs==")
+            .values(host_email="Host@Example.com", host_id="HOSTID")
+        )
+        conn.execute(
+            update(recordings)
+            .where(recordings.c.uuid == "other==")
+            .values(host_email="else@example.com")
+        )
+    one_each = {"recordings": 1, "recording_files": 1, "recording_downloads": 1}
+    dry = cli.json(erase, "--email", "host@example.com", "--dry-run")
+    assert {k: dry["rows"][k] for k in one_each} == one_each
+    found = cli.json(erase, "--user-id", "HOSTID")
+    assert {k: found["rows"][k] for k in one_each} == one_each
+    assert recording_rows(runtime) == one_each

@@ -23,6 +23,9 @@ from service.storage.models import (
     participants,
     poll_answers,
     qa_entries,
+    recording_downloads,
+    recording_files,
+    recordings,
     webhook_events,
 )
 from service.storage.retention import PER_INSTANCE, Ages
@@ -159,12 +162,13 @@ def test_purge_of_instances_takes_their_fetched_rows_but_not_a_busy_one(
     )
     assert rows_of(runtime, "old==") == everything
 
+    no_recordings = dict.fromkeys(["recordings", "recording_files", "recording_downloads"], 0)
     dry = cli.json(purge, "--instances-days", "365", "--dry-run")
-    assert dry["rows"] == everything
+    assert dry["rows"] == everything | no_recordings
     assert rows_of(runtime, "old==") == everything
 
     found = cli.json(purge, "--instances-days", "365", "--batch", "1")
-    assert found["rows"] == everything
+    assert found["rows"] == everything | no_recordings
     assert set(rows_of(runtime, "old==").values()) == {0}
     assert rows_of(runtime, "busy==") == everything
     assert rows_of(runtime, "new==") == everything
@@ -268,3 +272,55 @@ def test_the_scheduled_purge_runs_soon_after_start(runtime: Runtime) -> None:
         wait_until(lambda: not statuses(runtime), timeout=20)
     finally:
         purger.stop()
+
+
+def recording(runtime: Runtime, uuid: str, *, days_ago: int, download: str) -> None:
+    """A recording with one file and its download job, `days_ago` old."""
+    now = utcnow()
+    with runtime.engine.begin() as conn:
+        conn.execute(
+            insert(recordings).values(
+                uuid=uuid, start_time=now - timedelta(days=days_ago), created_at=now, updated_at=now
+            )
+        )
+        conn.execute(
+            insert(recording_files).values(
+                id=f"file-{uuid}", recording_uuid=uuid, participant_audio=False, updated_at=now
+            )
+        )
+        conn.execute(
+            insert(recording_downloads).values(
+                file_id=f"file-{uuid}",
+                recording_uuid=uuid,
+                status=download,
+                storage="file:///srv/rec",
+                storage_key=f"a/{uuid}/file.mp4",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+
+def recording_rows(runtime: Runtime) -> dict[str, int]:
+    with runtime.engine.connect() as conn:
+        return {
+            t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+            for t in (recordings, recording_files, recording_downloads)
+        }
+
+
+def test_purge_of_instances_takes_old_recordings_but_not_one_still_downloading(
+    cli: Cli, runtime: Runtime
+) -> None:
+    recording(runtime, "old==", days_ago=400, download="done")
+    recording(runtime, "downloading==", days_ago=400, download="pending")
+    recording(runtime, "new==", days_ago=10, download="failed")
+    one_each = {"recordings": 1, "recording_files": 1, "recording_downloads": 1}
+    dry = cli.json(purge, "--instances-days", "365", "--dry-run")
+    assert {k: dry["rows"][k] for k in one_each} == one_each
+    found = cli.json(purge, "--instances-days", "365")
+    assert {k: found["rows"][k] for k in one_each} == one_each
+    assert recording_rows(runtime) == dict.fromkeys(one_each, 2)
+    with runtime.engine.connect() as conn:
+        left = set(conn.execute(select(recordings.c.uuid)).scalars())
+    assert left == {"downloading==", "new=="}

@@ -10,6 +10,8 @@ Endpoints (paths as Zoom's: the OAuth host and the API host are the fake's one h
   `PUT /v2/webinars/{webinarId}/registrants/status` and `PATCH /v2/meetings/{meetingId}`
   (`writes.py`, bodies validated against the spec); other operations of the
   spec answer 501, paths outside it 400 (see `spec.py`).
+- `GET /rec/download/{fileId}` — recording file downloads, a webhook's `download_url`
+  (`recfiles.py`: `?access_token=<download_token>` or an OAuth bearer, Range requests).
 - `/ws?subscriptionId=...&access_token=...` — WebSocket event subscriptions (`sockets.py`).
 - `/_fake/...` — the control API (`control.py`).
 
@@ -36,6 +38,7 @@ from .faults import Faults, render
 from .handlers import PastData
 from .log import OAUTH_OPERATION, RequestLog, RequestRecord
 from .oauth import FakeAccount, check_bearer, check_token_request, index_accounts, token_body
+from .recfiles import DOWNLOAD_PREFIX, RecordingFiles
 from .responses import TRACKING_ID_KEY, TrackingId, json_response
 from .sockets import FakeSockets
 from .spec import API_PREFIX, Match, Operation, Spec, SpecViolation
@@ -86,6 +89,7 @@ class FakeZoom:
         )
         self.page_tokens = PageTokens(ttl=page_token_ttl, clock=clock)
         self.sockets = FakeSockets(self.access_tokens, clock)
+        self.recording_files = RecordingFiles(self.access_tokens, clock)
         self.log = RequestLog()
         self.past_data = PastData(self.world, self.page_tokens)
         self.writes = Writes(self.spec)
@@ -143,6 +147,7 @@ class FakeZoom:
         self.faults.clear()
         self.access_tokens.reset()
         self.page_tokens.expire_all()
+        self.recording_files.reset()
 
     def _build_app(self) -> Starlette:
         from .control import control_routes  # control needs FakeZoom; import late.
@@ -152,6 +157,9 @@ class FakeZoom:
             routes=[
                 Route("/oauth/token", self._oauth, methods=["POST"]),
                 WebSocketRoute("/ws", self.sockets.endpoint),
+                Route(
+                    DOWNLOAD_PREFIX + "/{file_id}", self.recording_files.endpoint, methods=["GET"]
+                ),
                 Route(API_PREFIX + "/{rest:path}", self._api, methods=methods),
                 Mount("/_fake", routes=control_routes(self)),
             ],

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, update
 
-from service.storage.models import followups, webhook_events
+from service.storage.models import followups, recording_downloads, webhook_events
 
 #: What "long ago" means for the sweepers: older than any sweep_after could be.
 STALE = datetime(2000, 1, 1, tzinfo=UTC)
@@ -52,6 +52,29 @@ def reset_followups(
             attempts=0,
             next_attempt_at=None,
             fetched_at=None,
+            updated_at=STALE,
+        )
+        .returning(c.id)
+    )
+    return sorted(conn.execute(statement).scalars())
+
+
+def reset_downloads(
+    conn: Connection, ids: Sequence[int], *, from_statuses: Collection[str]
+) -> list[int]:
+    """Recording downloads back to `pending`, due now, with a fresh attempt budget; returns
+    the ids reset. A part already stored stays, so the next attempt resumes it."""
+    if not ids:
+        return []
+    c = recording_downloads.c
+    statement = (
+        update(recording_downloads)
+        .where(c.id.in_(ids), c.status.in_(list(from_statuses)))
+        .values(
+            status="pending",
+            attempts=0,
+            next_attempt_at=None,
+            finished_at=None,
             updated_at=STALE,
         )
         .returning(c.id)

@@ -1,0 +1,68 @@
+"""Queueing recording downloads: after the live handler has stored a `recording.completed` or
+`recording.transcript_completed`, a job per wanted file, in the handler's transaction, enqueued
+once it commits. Only wired when ZOOMHOOKS_RECORDINGS_STORAGE is set."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from service.objectstore import object_key
+from service.processing.handlers import Context, Handler, Outcome
+from service.processing.shape import RECORDING_EVENTS, recording_file_rows, recording_row
+from service.recording_settings import RecordingDownloads
+from service.storage.downloads import DownloadJobs, NewDownload
+from service.storage.types import utcnow
+
+#: Enqueue a download job to run no earlier than the given time.
+ScheduleDownload = Callable[[int, datetime], None]
+
+
+class DownloadHandlers:
+    def __init__(
+        self, config: RecordingDownloads, jobs: DownloadJobs, schedule: ScheduleDownload
+    ) -> None:
+        self.config = config
+        self.jobs = jobs
+        self.schedule = schedule
+
+    def wrap(self, handlers: Mapping[str, Handler]) -> dict[str, Handler]:
+        """`handlers` with the recording events also queueing their downloads."""
+        table = dict(handlers)
+        for name in RECORDING_EVENTS:
+            live = handlers.get(name)
+            if live is not None:
+                table[name] = functools.partial(self._handle, live)
+        return table
+
+    def _handle(self, live: Handler, ctx: Context) -> Outcome:
+        outcome = live(ctx)
+        recording = recording_row(ctx.event, ctx.inbox_id)
+        if outcome != "done" or recording is None:
+            return outcome
+        account = recording["account_id"]
+        wanted = [
+            NewDownload(
+                file_id=f["id"],
+                recording_uuid=f["recording_uuid"],
+                storage_key=object_key(
+                    account, f["recording_uuid"], f["id"], f["file_extension"] or f["file_type"]
+                ),
+                expected_size=f["file_size"],
+            )
+            for f in recording_file_rows(ctx.event, ctx.inbox_id)
+            if f["download_url"] and self.config.wants(f["file_type"])
+        ]
+        queued = self.jobs.create(
+            ctx.conn,
+            wanted,
+            app=ctx.app,
+            account_id=account,
+            inbox_id=ctx.inbox_id,
+            storage=self.config.storage.display,
+        )
+        now = utcnow()
+        for job_id in queued:
+            ctx.after_commit.append(functools.partial(self.schedule, job_id, now))
+        return outcome
