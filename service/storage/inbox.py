@@ -7,12 +7,12 @@ so concurrent workers and sweepers never both win one row.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, select, text
+from sqlalchemy import Connection, Engine, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -65,12 +65,19 @@ class NewEvent:
     instance_uuid: str | None = None
     #: How it came: `webhook` (an HTTP POST) or `websocket` (`zoomhooks listen`).
     transport: str = "webhook"
+    #: The decoded event, when the caller has it already (not stored; saves a second parse
+    #: when the row is processed in the transaction that stores it).
+    parsed: object = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
     id: int
     duplicate: bool
+
+
+#: Work done inside the transaction that stores a batch, on its new rows (id, delivery).
+Within = Callable[[Connection, Sequence[tuple[int, NewEvent]]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,11 +130,14 @@ class Inbox:
         """Store `new` once. A redelivery bumps `deliveries` on the existing row instead."""
         return self.record_many([new])[0]
 
-    def record_many(self, batch: Sequence[NewEvent]) -> list[Recorded]:
+    def record_many(
+        self, batch: Sequence[NewEvent], *, within: Within | None = None
+    ) -> list[Recorded]:
         """Store a batch in one transaction (one fsync), one statement per DEFAULT_RECORD_BATCH.
 
         Returns a result per delivery, in order. Deliveries of one event within the batch are
         one row: the first is new (unless the row existed), the others are duplicates.
+        `within` runs in the same transaction, before the commit, on the batch's new rows.
         """
         counts: dict[str, int] = {}
         firsts: dict[str, NewEvent] = {}
@@ -136,13 +146,13 @@ class Inbox:
             firsts.setdefault(new.dedupe_key, new)
         unique = list(firsts.values())
         try:
-            stored = self._store(unique, counts)
+            stored = self._store(unique, counts, within)
         except DBAPIError as exc:
             if not exc.connection_invalidated:
                 raise
             # The pool had a connection the server had dropped (it restarted): the hot path
             # has no pre-ping, so it tries once more on a fresh one.
-            stored = self._store(unique, counts)
+            stored = self._store(unique, counts, within)
         results: list[Recorded] = []
         seen: set[str] = set()
         for new in batch:
@@ -152,7 +162,7 @@ class Inbox:
         return results
 
     def _store(
-        self, unique: Sequence[NewEvent], counts: dict[str, int]
+        self, unique: Sequence[NewEvent], counts: dict[str, int], within: Within | None
     ) -> dict[str, tuple[int, bool]]:
         now = utcnow()
         stored: dict[str, tuple[int, bool]] = {}
@@ -167,6 +177,14 @@ class Inbox:
                 for row in statement.execute(conn, values):
                     # A new row has exactly the deliveries this batch brought.
                     stored[row.dedupe_key] = (row.id, row.deliveries != counts[row.dedupe_key])
+            if within is not None:
+                fresh = [
+                    (stored[new.dedupe_key][0], new)
+                    for new in unique
+                    if not stored[new.dedupe_key][1]
+                ]
+                if fresh:
+                    within(conn, fresh)
         return stored
 
     def claim(self, row_ids: Sequence[int], owner: str) -> list[Claimed]:
@@ -195,6 +213,19 @@ class Inbox:
             ids = [row_id for row_id, outcome in outcomes.items() if outcome == status]
             self.leases.finish_many(
                 conn, ids, owner, status=status, processed_at=now, last_error=None, now=now
+            )
+
+    def finish_fresh(self, conn: Connection, outcomes: Mapping[int, str]) -> None:
+        """Mark rows `done` or `ignored` in the transaction that inserted them (nobody else can
+        see them yet, so no lease is needed): their one attempt, processed now."""
+        now = utcnow()
+        c = webhook_events.c
+        for status in sorted(set(outcomes.values())):
+            ids = [row_id for row_id, outcome in outcomes.items() if outcome == status]
+            conn.execute(
+                update(webhook_events)
+                .where(c.id.in_(ids), c.status == "received")
+                .values(status=status, attempts=1, processed_at=now, updated_at=now)
             )
 
     def fail(self, row_id: int, owner: str, error: str, *, final: bool) -> None:
