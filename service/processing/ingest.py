@@ -206,9 +206,10 @@ class Ingestor:
         deadline (the row may still commit later: Zoom's retry is then a duplicate).
         """
         assert self.writer is not None, "ingest_async needs the process's InboxWriter"
-        future = asyncio.wrap_future(self.writer.commits.submit(new))
+        future = self.writer.commits.submit_async(new)
         try:
-            recorded = await asyncio.wait_for(asyncio.shield(future), self.commit_deadline)
+            async with asyncio.timeout(self.commit_deadline):
+                recorded = await future
         except TimeoutError as exc:
             log.warning("inbox commit of %s took over %ss", new.event, self.commit_deadline)
             raise StorageUnavailable("the inbox is busy") from exc

@@ -109,6 +109,7 @@ class Inbox:
         # Hot-path statements are compiled once (per batch size): building them per call cost
         # more CPU than the database work itself (measured by bench/ingest).
         self._record: dict[int, DriverStatement] = {}
+        self._finish: dict[int, DriverStatement] = {}
 
     def _record_statement(self, size: int) -> DriverStatement:
         statement = self._record.get(size)
@@ -219,14 +220,33 @@ class Inbox:
         """Mark rows `done` or `ignored` in the transaction that inserted them (nobody else can
         see them yet, so no lease is needed): their one attempt, processed now."""
         now = utcnow()
-        c = webhook_events.c
         for status in sorted(set(outcomes.values())):
             ids = [row_id for row_id, outcome in outcomes.items() if outcome == status]
-            conn.execute(
+            for start in range(0, len(ids), DEFAULT_RECORD_BATCH):
+                chunk = ids[start : start + DEFAULT_RECORD_BATCH]
+                values: dict[str, Any] = {f"id_{i}": row_id for i, row_id in enumerate(chunk)}
+                values.update(new_status=status, free="received", one=1, at=now)
+                self._finish_statement(len(chunk)).execute(conn, values)
+
+    def _finish_statement(self, size: int) -> DriverStatement:
+        statement = self._finish.get(size)
+        if statement is None:
+            c = webhook_events.c
+            ids = [f"id_{i}" for i in range(size)]
+            names = [*ids, "new_status", "free", "one", "at"]
+            finish = (
                 update(webhook_events)
-                .where(c.id.in_(ids), c.status == "received")
-                .values(status=status, attempts=1, processed_at=now, updated_at=now)
+                .where(c.id.in_([bindparam(name) for name in ids]), c.status == bindparam("free"))
+                .values(
+                    status=bindparam("new_status"),
+                    attempts=bindparam("one"),
+                    processed_at=bindparam("at"),
+                    updated_at=bindparam("at"),
+                )
             )
+            statement = DriverStatement.compile(finish, self.engine.dialect, names)
+            self._finish[size] = statement
+        return statement
 
     def fail(self, row_id: int, owner: str, error: str, *, final: bool) -> None:
         """Record a failed attempt: back to `received` for a retry, or `failed` for good.
