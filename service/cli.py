@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -131,6 +132,10 @@ def _run_http(runtime: Runtime, host: str, port: int) -> None:
         proxy_headers=True,
         timeout_graceful_shutdown=DEFAULT_GRACEFUL_SHUTDOWN,
     )
+    # Everything built so far (the app, SQLAlchemy's metadata and caches, imported modules)
+    # lives as long as the process: keep the cyclic collector from scanning it again and again
+    # under load.
+    gc.freeze()
     uvicorn.Server(config).run()
 
 

@@ -22,6 +22,8 @@ from service.web.webhooks import WebhookEndpoint, refused
 log = logging.getLogger(__name__)
 
 _UNKNOWN_APP = (404, "unknown_app", "no Zoom app is configured at this path")
+#: JSONResponse's rendering (json.dumps with these options builds an encoder per call).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
 
 
 class FastPath:
@@ -97,9 +99,7 @@ def _headers(scope: Scope) -> dict[str, str]:
 
 async def _json(send: Send, status: int, content: dict[str, Any]) -> None:
     """What Starlette's JSONResponse sends: the same bytes and headers, in the same order."""
-    body = json.dumps(
-        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
-    ).encode("utf-8")
+    body = _ENCODER.encode(content).encode("utf-8")
     await send(
         {
             "type": "http.response.start",
