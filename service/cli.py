@@ -25,6 +25,7 @@ from service.queue import broker as brokers
 from service.queue.probe import ProbeServer
 from service.runtime import Runtime
 from service.storage import migrate as migrations
+from service.web.corked import CorkedHttpToolsProtocol
 
 log = logging.getLogger("zoomhooks")
 
@@ -130,6 +131,8 @@ def _run_http(runtime: Runtime, host: str, port: int) -> None:
         log_config=None,
         # X-Forwarded-* from the proxies in FORWARDED_ALLOW_IPS (uvicorn's own variable).
         proxy_headers=True,
+        # httptools, with a response's head and body sent as one write (service/web/corked.py).
+        http=CorkedHttpToolsProtocol,
         timeout_graceful_shutdown=DEFAULT_GRACEFUL_SHUTDOWN,
     )
     # Everything built so far (the app, SQLAlchemy's metadata and caches, imported modules)
