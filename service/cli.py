@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import signal
 import sys
@@ -27,6 +28,7 @@ from service.probe import ProbeServer, liveness, readiness
 from service.queue import broker as brokers
 from service.runtime import Runtime
 from service.storage import migrate as migrations
+from service.web.corked import CorkedHttpToolsProtocol
 
 log = logging.getLogger("zoomhooks")
 
@@ -136,6 +138,8 @@ def _run_http(runtime: Runtime, host: str, port: int, ops: Ops) -> None:
         log_config=None,
         # X-Forwarded-* from the proxies in FORWARDED_ALLOW_IPS (uvicorn's own variable).
         proxy_headers=True,
+        # httptools, with a response's head and body sent as one write (service/web/corked.py).
+        http=CorkedHttpToolsProtocol,
         timeout_graceful_shutdown=DEFAULT_GRACEFUL_SHUTDOWN,
     )
     server = uvicorn.Server(config)
@@ -156,6 +160,10 @@ def _run_http(runtime: Runtime, host: str, port: int, ops: Ops) -> None:
         database,
         brokers.kind(runtime.broker),
     )
+    # Everything built so far (the app, SQLAlchemy's metadata and caches, imported modules)
+    # lives as long as the process: keep the cyclic collector from scanning it again and again
+    # under load.
+    gc.freeze()
     try:
         server.run()
     finally:

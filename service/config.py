@@ -193,6 +193,9 @@ class Settings(BaseSettings):
     worker_threads: int = Field(
         default=DEFAULT_WORKER_THREADS, ge=1, validation_alias=_env("ZOOMHOOKS_WORKER_THREADS")
     )
+    process_on_ingest: bool = Field(
+        default=True, validation_alias=_env("ZOOMHOOKS_PROCESS_ON_INGEST")
+    )
     db_pool_size: int | None = Field(
         default=None, ge=1, le=1000, validation_alias=_env("ZOOMHOOKS_DB_POOL_SIZE")
     )

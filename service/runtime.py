@@ -388,6 +388,10 @@ class Runtime:
             + self.actions.release_orphans()
             + self.downloads.release_orphans()
         )
+        if self.settings.process_on_ingest:
+            # The workers are in this process: new rows are processed as they are stored, in
+            # the same transaction, and only what that could not settle goes through the queue.
+            self.writer.process_fresh(self.processor)
         self.start_workers()
         recovered = self.sweeper.sweep(everything=True)
         if released or recovered:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from service import metrics
 from service.apps import DEFAULT_APP
+from service.processing.process import Processor, Settled
 from service.storage.groupcommit import GroupCommit
 from service.storage.inbox import Inbox, NewEvent, Recorded
 from service.webhooks import events, signature
@@ -55,18 +57,45 @@ class Challenge:
 
 
 class InboxWriter:
-    """The inbox's group commit: one writer thread per process, an enqueue per batch."""
+    """The inbox's group commit: one writer thread per process, an enqueue per batch.
+
+    With a `processor` (`process_fresh`: the embedded default, whose workers are in this
+    process anyway) each batch's new rows are processed inside the transaction that stores
+    them; only the rows it could not settle are enqueued for the workers.
+    """
 
     def __init__(self, inbox: Inbox, enqueue: Callable[[Sequence[int]], None]) -> None:
         self.inbox = inbox
         self.enqueue = enqueue
+        self.processor: Processor | None = None
+        # Written and read by the writer thread only: what the last batch settled.
+        self._settled: Settled | None = None
         self.commits: GroupCommit[NewEvent, Recorded] = GroupCommit(
-            inbox.record_many, after=self._enqueue_new, name="zoomhooks-inbox-writer"
+            self._write, after=self._enqueue_new, name="zoomhooks-inbox-writer"
         )
+
+    def process_fresh(self, processor: Processor) -> None:
+        """From now on, process new rows in the transaction that stores them."""
+        self.processor = processor
+
+    def _write(self, batch: Sequence[NewEvent]) -> list[Recorded]:
+        self._settled = None
+        if self.processor is None:
+            return self.inbox.record_many(batch)
+        return self.inbox.record_many(batch, within=self._process)
+
+    def _process(self, conn: Connection, rows: Sequence[tuple[int, NewEvent]]) -> None:
+        assert self.processor is not None
+        self._settled = self.processor.process_fresh(conn, rows)
 
     def _enqueue_new(self, batch: Sequence[NewEvent], recorded: Sequence[Recorded]) -> None:
         metrics.INBOX_BATCH.observe(len(batch))
-        new = sorted({r.id for r in recorded if not r.duplicate})
+        settled, self._settled = self._settled, None
+        done: Container[int] = ()
+        if settled is not None and self.processor is not None:
+            self.processor.after_commit(settled)
+            done = settled.outcomes
+        new = sorted({r.id for r in recorded if not r.duplicate and r.id not in done})
         if not new:
             return
         try:
@@ -142,6 +171,7 @@ class Ingestor:
             zm_request_id=_header(headers, REQUEST_ID_HEADER),
             app=self.app,
             instance_uuid=_text(event.object.get("uuid")),
+            parsed=event,
         )
 
     def ingest(self, body: bytes, headers: Mapping[str, str]) -> Accepted | Challenge:
@@ -176,9 +206,10 @@ class Ingestor:
         deadline (the row may still commit later: Zoom's retry is then a duplicate).
         """
         assert self.writer is not None, "ingest_async needs the process's InboxWriter"
-        future = asyncio.wrap_future(self.writer.commits.submit(new))
+        future = self.writer.commits.submit_async(new)
         try:
-            recorded = await asyncio.wait_for(asyncio.shield(future), self.commit_deadline)
+            async with asyncio.timeout(self.commit_deadline):
+                recorded = await future
         except TimeoutError as exc:
             log.warning("inbox commit of %s took over %ss", new.event, self.commit_deadline)
             raise StorageUnavailable("the inbox is busy") from exc

@@ -21,7 +21,7 @@ from service import metrics
 from service.processing.handlers import Context, Handler, Outcome
 from service.storage.errors import describe
 from service.storage.heartbeat import Heartbeat
-from service.storage.inbox import Claimed, Inbox
+from service.storage.inbox import Claimed, Inbox, NewEvent
 from service.storage.lease import LeaseLost, new_owner
 from service.storage.records import KindConflict
 from service.webhooks import events
@@ -58,6 +58,16 @@ class Processed:
     retries: list[tuple[int, int]]
     #: Why each failed row failed.
     errors: dict[int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """New rows processed in the transaction that stored them (`process_fresh`)."""
+
+    #: Row id -> (event name, outcome).
+    outcomes: dict[int, tuple[str, Outcome]]
+    #: To run once that transaction has committed (`Processor.after_commit`).
+    actions: list[Callable[[], None]]
 
 
 class Processor:
@@ -125,6 +135,50 @@ class Processor:
                 # Committed is what counts: the sweepers pick up whatever was not enqueued.
                 log.warning("after-commit action failed", exc_info=True)
         return Processed(results, retries, errors)
+
+    def process_fresh(self, conn: Connection, rows: Sequence[tuple[int, NewEvent]]) -> Settled:
+        """Run the handlers of rows just inserted by `conn`'s open transaction, in it, under a
+        savepoint, and mark them finished: their inbox row and their effects then commit
+        together, with no claim, no message and no second transaction. If a handler fails
+        the savepoint rolls back and nothing is settled: the rows stay `received`, for the
+        workers (one by one, with retries) as usual. The caller commits, then calls
+        `after_commit`."""
+        actions: list[Callable[[], None]] = []
+        outcomes: dict[int, tuple[str, Outcome]] = {}
+        try:
+            with conn.begin_nested():
+                for row_id, new in rows:
+                    event = (
+                        new.parsed
+                        if isinstance(new.parsed, events.Event)
+                        else events.parse(new.body.encode("utf-8", "surrogatepass"))
+                    )
+                    handler = self.handlers.get(event.name)
+                    outcome: Outcome = (
+                        "ignored"
+                        if handler is None
+                        else handler(Context(conn, row_id, event, actions, new.app))
+                    )
+                    outcomes[row_id] = (event.name, outcome)
+                self.inbox.finish_fresh(conn, {i: o for i, (_, o) in outcomes.items()})
+        except Exception as exc:
+            log.info("%s new inbox rows left to the workers: %s", len(rows), _error(exc))
+            return Settled({}, [])
+        return Settled(outcomes, actions)
+
+    def after_commit(self, settled: Settled) -> None:
+        """What follows the commit of `process_fresh`'s rows: counts and queued jobs."""
+        for row_id, (name, outcome) in settled.outcomes.items():
+            metrics.EVENTS_PROCESSED.labels(name, outcome).inc()
+            log.debug(
+                "inbox %s (%s) %s", row_id, name, outcome, extra={"inbox_id": row_id, "event": name}
+            )
+        for action in settled.actions:
+            try:
+                action()
+            except Exception:
+                # Committed is what counts: the sweepers pick up whatever was not enqueued.
+                log.warning("after-commit action failed", exc_info=True)
 
     def _handle(
         self, conn: Connection, row: Claimed, after_commit: list[Callable[[], None]]

@@ -9,6 +9,7 @@ the one conversion needed, aware datetimes to UTCDateTime's SQLite text, is done
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,10 +20,17 @@ from sqlalchemy.sql.dml import UpdateBase
 
 
 def _sqlite_value(value: Any) -> Any:
-    # The text UTCDateTime stores on SQLite (naive UTC); isoformat produces the same format.
     if isinstance(value, datetime):
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        return _sqlite_datetime(value)
     return value
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_datetime(value: datetime) -> str:
+    # The text UTCDateTime stores on SQLite (naive UTC); isoformat produces the same format.
+    # Cached: a batch binds one `now` twice per row. Equal datetimes are the same instant, so
+    # they have the same text whatever their time zone.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 @dataclass(frozen=True, slots=True)

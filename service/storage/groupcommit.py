@@ -5,10 +5,16 @@ takes everything queued so far (up to `max_batch`), writes it in one call, then 
 future with its own result. While one batch commits, the next one gathers, so the batch size
 follows the load by itself: one item when idle, dozens under a burst. A future resolves only
 after its item's batch has committed, never before.
+
+A caller on an event loop (`submit_async`) gets an asyncio future instead, which the thread
+resolves with one callback per batch and loop: one thread hop per batch instead of one per
+item (and no threading.Condition per item, which `concurrent.futures.Future` makes).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -40,13 +46,21 @@ class GroupCommit(Generic[T, R]):
         self.after = after
         self.max_batch = max_batch
         self.name = name
-        self._queue: queue.SimpleQueue[tuple[T, Future[R]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[T, Waiter[R]] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.batches = 0
 
     def submit(self, item: T) -> Future[R]:
         future: Future[R] = Future()
+        self._start()
+        self._queue.put((item, future))
+        return future
+
+    def submit_async(self, item: T) -> asyncio.Future[R]:
+        """`submit` for a caller on a running event loop: the future resolves on that loop.
+        Cancelling it (a caller's deadline) does not take the item out of its batch."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._start()
         self._queue.put((item, future))
         return future
@@ -85,14 +99,16 @@ class GroupCommit(Generic[T, R]):
             if stop:
                 return
 
-    def _commit(self, batch: list[tuple[T, Future[R]]]) -> None:
+    def _commit(self, batch: list[tuple[T, Waiter[R]]]) -> None:
         items = [item for item, _ in batch]
-        futures = [future for _, future in batch if future.set_running_or_notify_cancel()]
+        for _, waiter in batch:
+            if isinstance(waiter, Future):
+                waiter.set_running_or_notify_cancel()
         try:
             results = self.write(items)
         except BaseException as exc:
-            for future in futures:
-                future.set_exception(exc)
+            failed: list[tuple[Waiter[R], R | None]] = [(waiter, None) for _, waiter in batch]
+            _resolve(failed, exc)
             return
         self.batches += 1
         if self.after is not None:
@@ -100,6 +116,37 @@ class GroupCommit(Generic[T, R]):
                 self.after(items, results)
             except Exception:
                 log.exception("after-commit step of a batch failed")
-        for (_, future), result in zip(batch, results, strict=True):
-            if future.running():
-                future.set_result(result)
+        _resolve([(waiter, r) for (_, waiter), r in zip(batch, results, strict=True)], None)
+
+
+#: What a submitter waits on.
+Waiter = Future[R] | asyncio.Future[R]
+
+
+def _resolve(outcomes: list[tuple[Waiter[R], R | None]], error: BaseException | None) -> None:
+    """Set each waiter's result (or `error`): thread futures here, asyncio futures with one
+    call per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[R], R | None]]] = {}
+    for waiter, result in outcomes:
+        if isinstance(waiter, Future):
+            if not waiter.running():
+                continue  # cancelled before its batch began
+            if error is None:
+                waiter.set_result(result)  # type: ignore[arg-type]
+            else:
+                waiter.set_exception(error)
+        else:
+            by_loop.setdefault(waiter.get_loop(), []).append((waiter, result))
+    for loop, settled in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(_settle, settled, error)
+
+
+def _settle(settled: list[tuple[asyncio.Future[R], R | None]], error: BaseException | None) -> None:
+    for future, result in settled:
+        if future.done():
+            continue  # its caller gave up (deadline)
+        if error is None:
+            future.set_result(result)  # type: ignore[arg-type]
+        else:
+            future.set_exception(error)

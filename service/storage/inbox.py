@@ -7,12 +7,12 @@ so concurrent workers and sweepers never both win one row.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, select, text
+from sqlalchemy import Connection, Engine, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -65,12 +65,19 @@ class NewEvent:
     instance_uuid: str | None = None
     #: How it came: `webhook` (an HTTP POST) or `websocket` (`zoomhooks listen`).
     transport: str = "webhook"
+    #: The decoded event, when the caller has it already (not stored; saves a second parse
+    #: when the row is processed in the transaction that stores it).
+    parsed: object = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
     id: int
     duplicate: bool
+
+
+#: Work done inside the transaction that stores a batch, on its new rows (id, delivery).
+Within = Callable[[Connection, Sequence[tuple[int, NewEvent]]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +109,7 @@ class Inbox:
         # Hot-path statements are compiled once (per batch size): building them per call cost
         # more CPU than the database work itself (measured by bench/ingest).
         self._record: dict[int, DriverStatement] = {}
+        self._finish: dict[int, DriverStatement] = {}
 
     def _record_statement(self, size: int) -> DriverStatement:
         statement = self._record.get(size)
@@ -123,11 +131,14 @@ class Inbox:
         """Store `new` once. A redelivery bumps `deliveries` on the existing row instead."""
         return self.record_many([new])[0]
 
-    def record_many(self, batch: Sequence[NewEvent]) -> list[Recorded]:
+    def record_many(
+        self, batch: Sequence[NewEvent], *, within: Within | None = None
+    ) -> list[Recorded]:
         """Store a batch in one transaction (one fsync), one statement per DEFAULT_RECORD_BATCH.
 
         Returns a result per delivery, in order. Deliveries of one event within the batch are
         one row: the first is new (unless the row existed), the others are duplicates.
+        `within` runs in the same transaction, before the commit, on the batch's new rows.
         """
         counts: dict[str, int] = {}
         firsts: dict[str, NewEvent] = {}
@@ -136,13 +147,13 @@ class Inbox:
             firsts.setdefault(new.dedupe_key, new)
         unique = list(firsts.values())
         try:
-            stored = self._store(unique, counts)
+            stored = self._store(unique, counts, within)
         except DBAPIError as exc:
             if not exc.connection_invalidated:
                 raise
             # The pool had a connection the server had dropped (it restarted): the hot path
             # has no pre-ping, so it tries once more on a fresh one.
-            stored = self._store(unique, counts)
+            stored = self._store(unique, counts, within)
         results: list[Recorded] = []
         seen: set[str] = set()
         for new in batch:
@@ -152,7 +163,7 @@ class Inbox:
         return results
 
     def _store(
-        self, unique: Sequence[NewEvent], counts: dict[str, int]
+        self, unique: Sequence[NewEvent], counts: dict[str, int], within: Within | None
     ) -> dict[str, tuple[int, bool]]:
         now = utcnow()
         stored: dict[str, tuple[int, bool]] = {}
@@ -167,6 +178,14 @@ class Inbox:
                 for row in statement.execute(conn, values):
                     # A new row has exactly the deliveries this batch brought.
                     stored[row.dedupe_key] = (row.id, row.deliveries != counts[row.dedupe_key])
+            if within is not None:
+                fresh = [
+                    (stored[new.dedupe_key][0], new)
+                    for new in unique
+                    if not stored[new.dedupe_key][1]
+                ]
+                if fresh:
+                    within(conn, fresh)
         return stored
 
     def claim(self, row_ids: Sequence[int], owner: str) -> list[Claimed]:
@@ -196,6 +215,38 @@ class Inbox:
             self.leases.finish_many(
                 conn, ids, owner, status=status, processed_at=now, last_error=None, now=now
             )
+
+    def finish_fresh(self, conn: Connection, outcomes: Mapping[int, str]) -> None:
+        """Mark rows `done` or `ignored` in the transaction that inserted them (nobody else can
+        see them yet, so no lease is needed): their one attempt, processed now."""
+        now = utcnow()
+        for status in sorted(set(outcomes.values())):
+            ids = [row_id for row_id, outcome in outcomes.items() if outcome == status]
+            for start in range(0, len(ids), DEFAULT_RECORD_BATCH):
+                chunk = ids[start : start + DEFAULT_RECORD_BATCH]
+                values: dict[str, Any] = {f"id_{i}": row_id for i, row_id in enumerate(chunk)}
+                values.update(new_status=status, free="received", one=1, at=now)
+                self._finish_statement(len(chunk)).execute(conn, values)
+
+    def _finish_statement(self, size: int) -> DriverStatement:
+        statement = self._finish.get(size)
+        if statement is None:
+            c = webhook_events.c
+            ids = [f"id_{i}" for i in range(size)]
+            names = [*ids, "new_status", "free", "one", "at"]
+            finish = (
+                update(webhook_events)
+                .where(c.id.in_([bindparam(name) for name in ids]), c.status == bindparam("free"))
+                .values(
+                    status=bindparam("new_status"),
+                    attempts=bindparam("one"),
+                    processed_at=bindparam("at"),
+                    updated_at=bindparam("at"),
+                )
+            )
+            statement = DriverStatement.compile(finish, self.engine.dialect, names)
+            self._finish[size] = statement
+        return statement
 
     def fail(self, row_id: int, owner: str, error: str, *, final: bool) -> None:
         """Record a failed attempt: back to `received` for a retry, or `failed` for good.

@@ -15,6 +15,11 @@ from typing import Any
 #: Fields that Zoom mints afresh on every delivery of the same event (recording.completed).
 VOLATILE_KEYS = frozenset({"download_token", "download_url", "download_access_token"})
 KEY_LENGTH = 64
+#: Canonical JSON: sorted keys, compact, UTF-8 as is. One encoder for every call (json.dumps
+#: with options builds a new one each time).
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True
+)
 
 
 def _strip(value: Any) -> Any:
@@ -27,7 +32,5 @@ def _strip(value: Any) -> Any:
 
 def dedupe_key(data: dict[str, Any]) -> str:
     """The hex SHA-256 of the event's canonical JSON without the volatile fields."""
-    canonical = json.dumps(
-        _strip(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True
-    )
+    canonical = _CANONICAL.encode(_strip(data))
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
