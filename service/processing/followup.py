@@ -147,7 +147,8 @@ class FollowupRunner:
         except ZoomAPIError as exc:
             return self._zoom_error(job, exc)
         except MissingNumber as exc:
-            self._end(job, "failed", str(exc), None)
+            # Not Zoom's failure, and nothing to retry: the operator's backfill names it.
+            self._end(job, "not_applicable", str(exc), None)
             return None
         except SQLAlchemyError as exc:
             return self._retry(job, f"database: {describe(exc)}", None)

@@ -9,7 +9,15 @@ from sqlalchemy import func, insert, select
 
 from service.ops import erase
 from service.runtime import Runtime
-from service.storage.models import participant_events, qa_entries, webhook_events
+from service.storage.models import (
+    instance_details,
+    participant_events,
+    qa_entries,
+    registrant_answers,
+    registrants,
+    report_participants,
+    webhook_events,
+)
 from tests.ops.populate import Cli, processed
 
 
@@ -101,3 +109,46 @@ def test_erase_refuses_what_is_not_an_address(cli: Cli) -> None:
 def test_erase_needs_someone_to_erase(cli: Cli) -> None:
     result = cli(erase)
     assert result.exit_code == 2 and "--email ADDRESS and/or --user-id ID" in result.output
+
+
+def test_erase_takes_registrants_their_answers_and_report_rows(cli: Cli, runtime: Runtime) -> None:
+    for n, email in enumerate(("Zoe@Example.com", "bo@example.com")):
+        registrant = {
+            "id": f"r{n}",
+            "email": email,
+            "first_name": "Zoë",
+            "custom_questions": [{"title": "Why?", "value": f"because {n}"}],
+        }
+        processed(
+            runtime, "webinar.registration_created", {"id": 81234567890, "registrant": registrant}
+        )
+    with runtime.engine.begin() as conn:
+        for n, (email, user) in enumerate((("zoe@example.com", "u0"), ("bo@example.com", "u1"))):
+            conn.execute(
+                insert(report_participants).values(
+                    instance_uuid="e==", row_key=str(n), user_email=email, id=user
+                )
+            )
+        conn.execute(
+            insert(instance_details).values(
+                instance_uuid="e==", host_email="ZOE@example.com", data="{}"
+            )
+        )
+    dry = cli.json(erase, "--email", "zoe@example.com", "--dry-run")
+    expected = {
+        "registrants": 1,
+        "registrant_answers": 1,
+        "report_participants": 1,
+        "instance_details": 1,
+    }
+    assert {k: dry["rows"][k] for k in expected} == expected
+    cli.json(erase, "--email", "zoe@example.com")
+    with runtime.engine.connect() as conn:
+        assert conn.execute(select(registrants.c.id)).scalars().all() == ["r1"]
+        assert conn.execute(select(registrant_answers.c.registrant_id)).scalars().all() == ["r1"]
+        assert conn.execute(select(report_participants.c.id)).scalars().all() == ["u1"]
+        assert conn.execute(select(func.count()).select_from(instance_details)).scalar() == 0
+    # By Zoom user id: the report row of that participant goes too.
+    cli.json(erase, "--user-id", "u1")
+    with runtime.engine.connect() as conn:
+        assert conn.execute(select(report_participants.c.id)).scalars().all() == []
