@@ -28,7 +28,12 @@ def test_instances_show_sums_up_one_webinar(cli: Cli, runtime: Runtime) -> None:
         processed(runtime, "webinar.participant_joined", joined("S==", n))
     jobs = job_ids(runtime)
     set_followup(runtime, jobs["qa"], status="failed", last_error="Zoom 4711: missing scope")
+    registrant = {"id": "r1", "email": "r@x.org", "status": "pending"}
+    processed(
+        runtime, "webinar.registration_created", {"id": 81234567890, "registrant": registrant}
+    )
     found = cli.json(instances_group, "show", "S==")
+    assert found["counts"]["registrants_pending"] == 1
     assert found["instance"]["kind"] == "webinar" and found["instance"]["uuid"] == "S=="
     assert found["counts"]["live_timeline"] == 3
     assert found["counts"]["participants"] == 0 and "registrants" in found["counts"]
