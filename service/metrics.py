@@ -111,7 +111,15 @@ for _reason in (
     "not_configured",
 ):
     WEBHOOKS_REJECTED.labels(reason=_reason)
-for _resource in ("participants", "absentees", "qa", "polls"):
+for _resource in (
+    "participants",
+    "absentees",
+    "qa",
+    "polls",
+    "registrants",
+    "report",
+    "details",
+):
     for _outcome in (
         "done",
         "not_ready",

@@ -133,7 +133,11 @@ def test_a_running_service_logs_json_with_no_secret(
             headers={"x-zm-signature": "v0=00", "x-zm-request-timestamp": "1"},
         )
         assert bad.status_code == 401
-        wait_until(lambda: "stored 40 rows" in service.log.read_text(), timeout=30, interval=0.2)
+        wait_until(
+            lambda: "/participants stored 40 rows" in service.log.read_text(),
+            timeout=30,
+            interval=0.2,
+        )
     finally:
         service.stop()
     text = service.log.read_text(encoding="utf-8")

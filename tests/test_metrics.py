@@ -8,6 +8,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.devtools.fakezoom import RunningFake
+from service.processing.live import FOLLOWUP_RESOURCES
 from tests.conftest import MakeRuntime
 from tests.support import (
     event_body,
@@ -87,7 +88,7 @@ def test_followup_and_zoom_counters(
         body = event_body("webinar.ended", {"id": str(inst.id), "uuid": inst.uuid}, event_ts=3)
         runtime.ingestor.ingest(body, signed_headers(body))
         wait_until(
-            lambda: followups_done(runtime, 4),
+            lambda: followups_done(runtime, len(FOLLOWUP_RESOURCES["webinar"])),
             timeout=30,
         )
         after = scrape(url)

@@ -17,6 +17,7 @@ from service.devtools.fakezoom import (
     DEFAULT_CLIENT_SECRET,
     RunningFake,
 )
+from service.processing.live import FOLLOWUP_RESOURCES
 from service.storage.models import absentees, followups, participants, poll_answers, qa_entries
 from tests.support import SECRET, event_body, signed_headers, start_serve, wait_until
 
@@ -79,7 +80,7 @@ def test_webinar_ended_to_a_running_service(tmp_path: Path, fake_zoom: RunningFa
             "absentees": 40,
             "qa_entries": sum(len(q["question_details"]) for q in inst.qa()),
             "poll_answers": sum(len(p["question_details"]) for p in inst.poll_results()),
-            "done": 4,
+            "done": len(FOLLOWUP_RESOURCES["webinar"]),
         }
         wait_until(lambda: counts(database) == expected, timeout=30, interval=0.2)
         # Calls: the minimum pages plus exactly the faults injected.

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import dataclasses
 import hashlib
 import json
 import os
@@ -187,7 +188,7 @@ def run_service(args: argparse.Namespace) -> dict[str, Any]:
 
     from service import logs
     from service.config import Settings
-    from service.processing import followup
+    from service.processing import followup, sources
     from service.runtime import Runtime
     from service.storage import migrate, records
     from service.storage.models import followups
@@ -245,13 +246,15 @@ def run_service(args: argparse.Namespace) -> dict[str, Any]:
         # COMMITs (commit). The rest, `other`, is claiming the job, BEGIN and the heartbeat per
         # page, and marking the job done.
         phases = Phases()
-        endpoint, shape = followup.RESOURCES[("webinar", "participants")]
+        source = sources.SOURCES[("webinar", "participants")]
+        assert isinstance(source, sources.Fetched)
+        shape = source.shape
         fetch = followup.fetch
 
         def timed_fetch(
-            client: ZoomClient, endpoint_: Any, uuid_: str, on_restart: Any
+            client: ZoomClient, endpoint_: Any, uuid_: str, on_restart: Any, query: Any = None
         ) -> Iterator[Any]:
-            return timed_pages(fetch(client, endpoint_, uuid_, on_restart), phases)
+            return timed_pages(fetch(client, endpoint_, uuid_, on_restart, query), phases)
 
         def timed_shape(page: list[dict[str, Any]]) -> Iterator[Any]:
             start = time.perf_counter()
@@ -275,7 +278,9 @@ def run_service(args: argparse.Namespace) -> dict[str, Any]:
             do_commit(dbapi_connection)
             phases.add("commit", time.perf_counter() - start)
 
-        followup.RESOURCES[("webinar", "participants")] = (endpoint, timed_shape)
+        sources.SOURCES[("webinar", "participants")] = dataclasses.replace(
+            source, shape=timed_shape
+        )
         followup.fetch = timed_fetch  # type: ignore[assignment]
         dialect.do_commit = timed_commit
         records.upsert_fetched = timed_upsert

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,8 +19,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service import metrics
 from service.apps import NotBound
-from service.processing import shape
-from service.storage import records
+from service.processing.sources import SOURCES, MissingNumber, Target
+from service.storage import registrants
 from service.storage.errors import describe
 from service.storage.followups import Followup, Followups
 from service.storage.heartbeat import Heartbeat
@@ -35,7 +35,6 @@ from service.zoom import (
     ZoomClient,
     backoff_delay,
 )
-from service.zoom import endpoints as ep
 from service.zoom.pagination import ListingRestarted
 
 log = logging.getLogger(__name__)
@@ -47,33 +46,25 @@ DEFAULT_TRANSIENT_BASE = 30
 DEFAULT_TRANSIENT_CAP = 30 * 60
 
 Records = list[dict[str, Any]]
-Shape = Callable[[Records], Iterator[shape.Row]]
-
-#: (kind, resource) → the Zoom endpoint that lists it and how to shape its records.
-RESOURCES: dict[tuple[str, str], tuple[Endpoint, Shape]] = {
-    ("webinar", "participants"): (ep.PAST_WEBINAR_PARTICIPANTS, shape.participant_rows),
-    ("webinar", "absentees"): (ep.PAST_WEBINAR_ABSENTEES, shape.absentee_rows),
-    ("webinar", "qa"): (ep.PAST_WEBINAR_QA, shape.qa_rows),
-    ("webinar", "polls"): (ep.PAST_WEBINAR_POLLS, shape.poll_rows),
-    ("meeting", "participants"): (ep.PAST_MEETING_PARTICIPANTS, shape.participant_rows),
-    ("meeting", "qa"): (ep.PAST_MEETING_QA, shape.qa_rows),
-    ("meeting", "polls"): (ep.PAST_MEETING_POLLS, shape.poll_rows),
-}
 
 
 def fetch(
     client: ZoomClient,
     endpoint: Endpoint,
-    uuid: str,
+    path_id: int | str,
     on_restart: Callable[[ListingRestarted], None],
+    query: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[Records, str | None]]:
-    """(records, Zoom tracking id) page by page; a single page for unpaginated endpoints."""
+    """(records, Zoom tracking id) page by page; a single page for unpaginated endpoints, whose
+    one record is the body itself when the endpoint returns a single object."""
+    query = dict(query) if query else None
     if endpoint.paginated:
-        for page in client.pages(endpoint, uuid, on_restart=on_restart):
+        for page in client.pages(endpoint, path_id, query=query, on_restart=on_restart):
             yield page.records, page.tracking_id
     else:
-        response = client.get(endpoint, uuid)
-        yield response.records, response.tracking_id
+        response = client.get(endpoint, path_id, query=query)
+        records = response.records if endpoint.records_key else [response.body]
+        yield records, response.tracking_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +146,10 @@ class FollowupRunner:
             return Later(at)
         except ZoomAPIError as exc:
             return self._zoom_error(job, exc)
+        except MissingNumber as exc:
+            # Not Zoom's failure, and nothing to retry: the operator's backfill names it.
+            self._end(job, "not_applicable", str(exc), None)
+            return None
         except SQLAlchemyError as exc:
             return self._retry(job, f"database: {describe(exc)}", None)
         metrics.FOLLOWUPS.labels(job.resource, "done").inc()
@@ -169,28 +164,30 @@ class FollowupRunner:
         return None
 
     def _fetch_and_store(self, job: Followup, client: ZoomClient) -> int:
-        endpoint, to_rows = RESOURCES[(job.kind, job.resource)]
+        source = SOURCES[(job.kind, job.resource)]
+        zoom_id = None
+        if source.needs_number:
+            with self.jobs.engine.connect() as conn:
+                zoom_id = registrants.instance_number(conn, job.instance_uuid)
+        target = Target(job.instance_uuid, zoom_id, job.id, job.inbox_id, utcnow())
         stored = 0
         tracking: str | None = None
+        for call in source.calls(target):
+            stored_before = stored
 
-        def restarted(event: ListingRestarted) -> None:
-            nonlocal stored
-            log.info("followup %s: %s page token expired, listing again", job.id, event.endpoint)
-            stored = 0  # the listing starts over; its rows upsert onto the ones stored so far
-
-        for page, page_tracking in fetch(client, endpoint, job.instance_uuid, restarted):
-            tracking = page_tracking
-            rows = list(to_rows(page))
-            with self.jobs.engine.begin() as conn:
-                self.jobs.progress(conn, job)  # LeaseLost rolls this page back
-                stored += records.upsert_fetched(
-                    conn,
-                    job.resource,
-                    rows,
-                    instance_uuid=job.instance_uuid,
-                    followup_id=job.id,
-                    inbox_id=job.inbox_id,
+            def restarted(event: ListingRestarted, before: int = stored_before) -> None:
+                nonlocal stored
+                log.info(
+                    "followup %s: %s page token expired, listing again", job.id, event.endpoint
                 )
+                stored = before  # the listing starts over; its rows upsert onto those stored
+
+            pages = fetch(client, source.endpoint, call.path_id, restarted, call.query)
+            for page, page_tracking in pages:
+                tracking = page_tracking
+                with self.jobs.engine.begin() as conn:
+                    self.jobs.progress(conn, job)  # LeaseLost rolls this page back
+                    stored += source.store(conn, page, call, target)
         with self.jobs.engine.begin() as conn:
             if not self.jobs.done(conn, job, rows_stored=stored, tracking_id=tracking):
                 raise LeaseLost(f"followup {job.id}")

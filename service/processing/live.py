@@ -18,7 +18,8 @@ from service.processing.shape import (
     recording_row,
     registrant_row,
 )
-from service.storage import records
+from service.processing.shape_reports import answer_rows
+from service.storage import records, registrants
 from service.storage.followups import Followups
 from service.storage.types import utcnow
 
@@ -26,8 +27,8 @@ log = logging.getLogger(__name__)
 
 #: What each kind of instance fetches once it has ended.
 FOLLOWUP_RESOURCES = {
-    "webinar": ("participants", "absentees", "qa", "polls"),
-    "meeting": ("participants", "qa", "polls"),
+    "webinar": ("participants", "absentees", "qa", "polls", "registrants", "report", "details"),
+    "meeting": ("participants", "qa", "polls", "report", "details"),
 }
 
 #: Enqueue a follow-up job to run no earlier than the given time.
@@ -100,6 +101,8 @@ class LiveHandlers:
             log.warning("inbox %s: %s without registrant", ctx.inbox_id, ctx.event.name)
             return "ignored"
         records.upsert_registrant(ctx.conn, row)
+        registrant = ctx.event.object["registrant"]
+        registrants.upsert_answers(ctx.conn, answer_rows(row["webinar_id"], row["id"], registrant))
         return "done"
 
     def recording(self, ctx: Context) -> Outcome:

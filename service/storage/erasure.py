@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, Engine, Table, delete, false, func, or_, s
 from service.storage.models import (
     absentees,
     actions,
+    instance_details,
     participant_events,
     participants,
     poll_answers,
@@ -29,7 +30,9 @@ from service.storage.models import (
     recording_downloads,
     recording_files,
     recordings,
+    registrant_answers,
     registrants,
+    report_participants,
     webhook_events,
 )
 from service.storage.retention import DEFAULT_PURGE_BATCH, count, delete_batched, key_of
@@ -101,6 +104,21 @@ def _rows(person: Person) -> Mapping[str, tuple[Table, ColumnElement[bool]]]:
         "absentees": (absentees, _lower_in(absentees.c.email, emails)),
         "qa_entries": (qa_entries, _lower_in(qa_entries.c.email, emails)),
         "poll_answers": (poll_answers, _lower_in(poll_answers.c.email, emails)),
+        "report_participants": (
+            report_participants,
+            _lower_in(report_participants.c.user_email, emails)
+            | _in(report_participants.c.id, ids)
+            | _in(report_participants.c.participant_user_id, ids),
+        ),
+        # A host's name and address are in the report details of their instances.
+        "instance_details": (instance_details, _lower_in(instance_details.c.host_email, emails)),
+        # Answers carry no address: they go by their registrant, before the registrant goes.
+        "registrant_answers": (
+            registrant_answers,
+            registrant_answers.c.registrant_id.in_(
+                select(registrants.c.id).where(_lower_in(registrants.c.email, emails))
+            ),
+        ),
         "registrants": (registrants, _lower_in(registrants.c.email, emails)),
         "participant_events": (
             participant_events,

@@ -82,7 +82,15 @@ webhook_events = Table(
 
 # Follow-up data. Every row names the inbox event and/or follow-up that produced it.
 INSTANCE_KINDS = ("meeting", "webinar")
-RESOURCES = ("participants", "absentees", "qa", "polls")
+RESOURCES = (
+    "participants",
+    "absentees",
+    "qa",
+    "polls",
+    "registrants",  # GET /webinars/{webinarId}/registrants, every status
+    "report",  # GET /report/{webinars|meetings}/{id}/participants
+    "details",  # GET /report/{webinars|meetings}/{id}
+)
 FOLLOWUP_STATUSES = ("pending", "running", "done", "failed", "not_applicable")
 
 
@@ -142,7 +150,11 @@ followups = Table(
     CheckConstraint(
         "status IN ('pending', 'running', 'done', 'failed', 'not_applicable')", name="status"
     ),
-    CheckConstraint("resource IN ('participants', 'absentees', 'qa', 'polls')", name="resource"),
+    CheckConstraint(
+        "resource IN ('participants', 'absentees', 'qa', 'polls', 'registrants', 'report', "
+        "'details')",
+        name="resource",
+    ),
     Index(None, "status", "next_attempt_at"),
     Index(None, "status", "lease_until"),
 )
@@ -232,7 +244,69 @@ registrants = Table(
     Column("event_ts", BigInteger, nullable=True, comment="of the event that set `status`"),
     Column("data", Text, nullable=False, comment="the registrant object, JSON"),
     Column("inbox_id", BigInteger, nullable=True),
+    # Set by the registrants follow-up (Zoom's listing), kept when a live event updates the row.
+    Column("create_time", UTCDateTime, nullable=True, comment="when they registered, per Zoom"),
+    Column("listed_at", UTCDateTime, nullable=True, comment="Zoom's listing last showed them"),
+    Column("followup_id", BigInteger, nullable=True, comment="followups.id of that listing"),
     UniqueConstraint("webinar_id", "id"),
+)
+
+#: One row per registrant and custom question (`custom_questions` of the registrant object).
+registrant_answers = Table(
+    "registrant_answers",
+    metadata,
+    Column("pk", BigId, primary_key=True, autoincrement=True),
+    Column("webinar_id", BigInteger, nullable=False),
+    Column("registrant_id", String(64), nullable=False, comment="registrants.id"),
+    Column("title", String(300), nullable=False, comment="the question, as the form asks it"),
+    Column("value", Text, nullable=True, comment="the registrant's answer"),
+    UniqueConstraint("webinar_id", "registrant_id", "title"),
+    Index(None, "webinar_id", "title"),
+)
+
+report_participants = Table(
+    "report_participants",
+    metadata,
+    Column("pk", BigId, primary_key=True, autoincrement=True),
+    Column("instance_uuid", String(64), nullable=False),
+    Column("row_key", String(64), nullable=False, comment="hash of ids, name, email, join_time"),
+    Column("id", String(64), nullable=True, comment="Zoom's participant `id` ('' for guests)"),
+    Column("user_id", String(64), nullable=True),
+    Column("participant_user_id", String(64), nullable=True),
+    Column("registrant_id", String(64), nullable=True),
+    Column("name", Text, nullable=True),
+    Column("user_email", Text, nullable=True),
+    Column("join_time", UTCDateTime, nullable=True),
+    Column("leave_time", UTCDateTime, nullable=True),
+    Column("duration", Integer, nullable=True, comment="seconds"),
+    Column("status", String(32), nullable=True, comment="in_meeting or in_waiting_room"),
+    Column("failover", Boolean, nullable=True),
+    Column("customer_key", String(64), nullable=True, comment="the SDK's customer key"),
+    Column("bo_mtg_id", String(64), nullable=True, comment="breakout room meeting id"),
+    *_traced(),
+    UniqueConstraint("instance_uuid", "row_key"),
+)
+
+instance_details = Table(
+    "instance_details",
+    metadata,
+    Column("pk", BigId, primary_key=True, autoincrement=True),
+    Column("instance_uuid", String(64), nullable=False, unique=True),
+    Column("zoom_id", BigInteger, nullable=True, comment="the meeting or webinar number"),
+    Column("topic", Text, nullable=True),
+    Column("type", Integer, nullable=True),
+    Column("host_name", Text, nullable=True, comment="Zoom's `user_name`"),
+    Column("host_email", Text, nullable=True, comment="Zoom's `user_email`"),
+    Column("dept", Text, nullable=True, comment="the host's department"),
+    Column("start_time", UTCDateTime, nullable=True),
+    Column("end_time", UTCDateTime, nullable=True),
+    Column("duration", Integer, nullable=True, comment="minutes"),
+    Column("total_minutes", Integer, nullable=True, comment="all participants' minutes"),
+    Column("participants_count", Integer, nullable=True),
+    Column("custom_keys", Text, nullable=True, comment="JSON list of {key, value}"),
+    Column("tracking_fields", Text, nullable=True, comment="JSON list of {field, value}"),
+    Column("data", Text, nullable=False, comment="the whole Zoom report, JSON"),
+    *_traced(),
 )
 
 RECORDING_DOWNLOADS = ("pending", "stored", "failed")

@@ -11,13 +11,14 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Table, func
+from sqlalchemy import Connection, Dialect, Table, case, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 from service.storage.driver import DriverStatement
 from service.storage.models import (
     absentees,
+    instance_details,
     instances,
     participant_events,
     participants,
@@ -26,6 +27,7 @@ from service.storage.models import (
     recording_files,
     recordings,
     registrants,
+    report_participants,
 )
 from service.storage.types import utcnow
 
@@ -37,6 +39,8 @@ RESOURCE_TABLES: dict[str, Table] = {
     "absentees": absentees,
     "qa": qa_entries,
     "polls": poll_answers,
+    "report": report_participants,
+    "details": instance_details,  # one row per instance: keyed by instance_uuid alone
 }
 _SURROGATE = frozenset({"pk"})
 
@@ -76,19 +80,31 @@ def _timeline_insert(dialect: str) -> Insert:
     )
 
 
+#: Registrant columns the newest source (by `event_ts`) sets outright; every other column takes
+#: the newest source's value when it has one, else keeps the one it has.
+REGISTRANT_NEWEST_WINS = ("status", "event_ts", "data")
+
+
 @functools.cache
 def _registrant_upsert(dialect: str) -> Insert:
+    """Live events and Zoom's listing (`service.storage.registrants`) merge into one row; the
+    result is the same whatever order they arrive in (no WHERE: an older source still fills
+    the blanks a newer one left)."""
     insert = _insert(dialect, registrants)
     newer = registrants.c.event_ts.is_(None) | (
         func.coalesce(insert.excluded.event_ts, 0) >= registrants.c.event_ts
     )
-    updates = {
-        name: insert.excluded[name]
-        for name in _columns(registrants)
-        if name not in ("webinar_id", "id")
-    }
+    updates: dict[str, Any] = {}
+    for name in _columns(registrants):
+        if name in ("webinar_id", "id"):
+            continue
+        new, old = insert.excluded[name], registrants.c[name]
+        if name in REGISTRANT_NEWEST_WINS:
+            updates[name] = case((newer, new), else_=old)
+        else:
+            updates[name] = case((newer, func.coalesce(new, old)), else_=func.coalesce(old, new))
     return insert.on_conflict_do_update(  # type: ignore[no-any-return]
-        index_elements=["webinar_id", "id"], set_=updates, where=newer
+        index_elements=["webinar_id", "id"], set_=updates
     )
 
 
@@ -96,13 +112,10 @@ def _registrant_upsert(dialect: str) -> Insert:
 def _fetched_upsert(dialect: str, resource: str) -> Insert:
     table = RESOURCE_TABLES[resource]
     insert = _insert(dialect, table)
-    updates = {
-        name: insert.excluded[name]
-        for name in _columns(table)
-        if name not in ("instance_uuid", "row_key")
-    }
+    key = ["instance_uuid", "row_key"] if "row_key" in table.c else ["instance_uuid"]
+    updates = {name: insert.excluded[name] for name in _columns(table) if name not in key}
     return insert.on_conflict_do_update(  # type: ignore[no-any-return]
-        index_elements=["instance_uuid", "row_key"], set_=updates
+        index_elements=key, set_=updates
     )
 
 
@@ -145,6 +158,12 @@ def add_participant_event(conn: Connection, row: Row) -> None:
 def upsert_registrant(conn: Connection, row: Row) -> None:
     """The newest event (by `event_ts`) sets a registrant's status, whatever the arrival order."""
     conn.execute(_registrant_upsert(conn.dialect.name), dict(row))
+
+
+def upsert_registrants(conn: Connection, rows: Sequence[Row]) -> None:
+    """Many registrants in one executemany (a listing page), merged as `upsert_registrant`."""
+    if rows:
+        conn.execute(_registrant_upsert(conn.dialect.name), [dict(r) for r in rows])
 
 
 @functools.cache

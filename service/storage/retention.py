@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Table, delete, func, select
 
@@ -20,6 +21,7 @@ from service.config import Settings
 from service.storage.models import (
     absentees,
     followups,
+    instance_details,
     instances,
     participant_events,
     participants,
@@ -28,6 +30,9 @@ from service.storage.models import (
     recording_downloads,
     recording_files,
     recordings,
+    registrant_answers,
+    registrants,
+    report_participants,
     webhook_events,
 )
 
@@ -46,9 +51,13 @@ PER_INSTANCE: tuple[Table, ...] = (
     absentees,
     qa_entries,
     poll_answers,
+    report_participants,
+    instance_details,
     participant_events,
     followups,
 )
+#: What goes with a webinar number once none of its instances is left: its registrants.
+PER_WEBINAR: tuple[Table, ...] = (registrant_answers, registrants)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +163,8 @@ def _aged_rows(cutoffs: Cutoffs) -> Iterator[tuple[str, Table, ColumnElement[boo
         yield "participant_events", participant_events, at < cutoffs.timeline
 
 
-def _old_instances(cutoff: datetime) -> ColumnElement[bool]:
-    c = instances.c
+def _old_instances(cutoff: datetime, table: Any = instances) -> ColumnElement[bool]:
+    c = table.c
     busy = (
         select(followups.c.id)
         .where(followups.c.instance_uuid == c.uuid, followups.c.status.in_(BUSY_FOLLOWUPS))
@@ -175,10 +184,30 @@ def _of_instances(
     return where
 
 
+def _of_webinars(table: Table, numbers: Any) -> ColumnElement[bool]:
+    """Rows of the webinar numbers `numbers` that no instance is left of (but `old` ones)."""
+    return table.c.webinar_id.in_(numbers)
+
+
+def _gone_numbers(cutoff: datetime) -> Any:
+    """Webinar numbers all of whose instances are old: their registrants go with them (a
+    number with no instance yet, registrations for a future webinar, is never one)."""
+    other = instances.alias("other")
+    kept = select(other.c.zoom_id).where(
+        ~_old_instances(cutoff, other), other.c.zoom_id.is_not(None)
+    )
+    c = instances.c
+    return select(c.zoom_id).where(
+        _old_instances(cutoff), c.kind == "webinar", c.zoom_id.not_in(kept)
+    )
+
+
 def _count_instances(engine: Engine, cutoff: datetime, timeline: datetime | None) -> dict[str, int]:
     old = _old_instances(cutoff)
     uuids = select(instances.c.uuid).where(old).scalar_subquery()
     found = {t.name: count(engine, t, _of_instances(t, uuids, timeline)) for t in PER_INSTANCE}
+    gone = _gone_numbers(cutoff).scalar_subquery()
+    found |= {t.name: count(engine, t, _of_webinars(t, gone)) for t in PER_WEBINAR}
     return {"instances": count(engine, instances, old), **found}
 
 
@@ -186,7 +215,9 @@ def _delete_instances(
     engine: Engine, cutoff: datetime, timeline: datetime | None, batch: int
 ) -> dict[str, int]:
     old = _old_instances(cutoff)
-    found = dict.fromkeys(["instances", *(t.name for t in PER_INSTANCE)], 0)
+    found = dict.fromkeys(
+        ["instances", *(t.name for t in PER_INSTANCE), *(t.name for t in PER_WEBINAR)], 0
+    )
     after = None
     while True:
         query = select(instances.c.id, instances.c.uuid).where(old).order_by(instances.c.id)
@@ -197,6 +228,12 @@ def _delete_instances(
         if not round_:
             return found
         uuids = [row.uuid for row in round_]
+        with engine.connect() as conn:  # before the instances that say so are gone
+            numbers = list(
+                conn.execute(
+                    _gone_numbers(cutoff).where(instances.c.uuid.in_(uuids)).distinct()
+                ).scalars()
+            )
         # The instance goes last, so a purge stopped halfway finds it again next time.
         for table in PER_INSTANCE:
             where = _of_instances(table, uuids, timeline)
@@ -204,6 +241,8 @@ def _delete_instances(
         found["instances"] += delete_batched(
             engine, instances, instances.c.uuid.in_(uuids) & old, batch
         )
+        for table in PER_WEBINAR if numbers else ():
+            found[table.name] += delete_batched(engine, table, _of_webinars(table, numbers), batch)
         after = round_[-1].id
 
 

@@ -7,7 +7,12 @@ the spec's own `x-granular-scopes`; the spec lists none for past meetings, so th
 Zoom's current API reference as seen in tokens quoted on devforum.zoom.us (/t/142405:
 `meeting:read:past_meeting:admin`, `meeting:read:list_past_instances:admin`,
 `meeting:read:list_past_participants:admin`, `meeting:read:list_poll_results:admin`,
-`meeting:read:past_qa:admin`). A token needs the classic scope or the granular one, not both.
+`meeting:read:past_qa:admin`). The spec lists none for reports either; theirs are from Zoom's
+current API reference (developers.zoom.us, Reports: `report:read:webinar:admin`,
+`report:read:list_webinar_participants:admin`, `report:read:meeting:admin`,
+`report:read:list_meeting_participants:admin`). A token needs the classic scope or the granular
+one, not both. Reports also need a paid plan (webinars: the Webinar add-on); without one Zoom
+answers 400 code 200 "No permission.".
 """
 
 from __future__ import annotations
@@ -180,6 +185,70 @@ PAST_MEETING_INSTANCES = Endpoint(
     numeric_id_only=True,
 )
 
+WEBINAR_REGISTRANTS = Endpoint(
+    name="webinar_registrants",
+    template="/webinars/{webinarId}/registrants",
+    id_param="webinarId",
+    records_key="registrants",
+    paginated=True,
+    query=("status", "occurrence_id"),
+    scopes=_WEBINAR_SCOPES,
+    granular_scopes=("webinar:read:list_registrants:admin",),
+    rate_limit=RateLimitCategory.MEDIUM,
+    numeric_id_only=True,
+)
+#: The statuses the registrants listing takes, one listing each (Zoom's default: approved).
+REGISTRANT_STATUSES = ("approved", "pending", "denied")
+
+_REPORT_SCOPES = ("report:read:admin",)
+#: Ask the participant reports for `registrant_id` (Zoom leaves it out otherwise).
+REPORT_INCLUDE_FIELDS = {"include_fields": "registrant_id"}
+
+REPORT_WEBINAR = Endpoint(
+    name="report_webinar",
+    template="/report/webinars/{webinarId}",
+    id_param="webinarId",
+    records_key=None,
+    paginated=False,
+    query=(),
+    scopes=_REPORT_SCOPES,
+    granular_scopes=("report:read:webinar:admin",),
+    rate_limit=RateLimitCategory.HEAVY,
+)
+REPORT_WEBINAR_PARTICIPANTS = Endpoint(
+    name="report_webinar_participants",
+    template="/report/webinars/{webinarId}/participants",
+    id_param="webinarId",
+    records_key="participants",
+    paginated=True,
+    query=("include_fields",),
+    scopes=_REPORT_SCOPES,
+    granular_scopes=("report:read:list_webinar_participants:admin",),
+    rate_limit=RateLimitCategory.HEAVY,
+)
+REPORT_MEETING = Endpoint(
+    name="report_meeting",
+    template="/report/meetings/{meetingId}",
+    id_param="meetingId",
+    records_key=None,
+    paginated=False,
+    query=(),
+    scopes=_REPORT_SCOPES,
+    granular_scopes=("report:read:meeting:admin",),
+    rate_limit=RateLimitCategory.HEAVY,
+)
+REPORT_MEETING_PARTICIPANTS = Endpoint(
+    name="report_meeting_participants",
+    template="/report/meetings/{meetingId}/participants",
+    id_param="meetingId",
+    records_key="participants",
+    paginated=True,
+    query=("include_fields",),
+    scopes=_REPORT_SCOPES,
+    granular_scopes=("report:read:list_meeting_participants:admin",),
+    rate_limit=RateLimitCategory.HEAVY,
+)
+
 ENDPOINTS: tuple[Endpoint, ...] = (
     PAST_WEBINAR_PARTICIPANTS,
     PAST_WEBINAR_ABSENTEES,
@@ -191,6 +260,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     PAST_MEETING_QA,
     PAST_MEETING_POLLS,
     PAST_MEETING_INSTANCES,
+    WEBINAR_REGISTRANTS,
+    REPORT_WEBINAR,
+    REPORT_WEBINAR_PARTICIPANTS,
+    REPORT_MEETING,
+    REPORT_MEETING_PARTICIPANTS,
 )
 
 # Write-side actions (service.actions); scopes and rate labels from the 2023-10 spec's

@@ -28,10 +28,12 @@ DOUBLE = "/Zm9vYmFy//YmF6cXV4eg=="  # begins with '/' and contains '//'
 SINGLE_SLASH = "Bznyg8KZTdCVbQxvS/oZ7w=="
 
 
-def fetch_all(api: httpx.Client, path: str, key: str, page_size: int) -> list[dict[str, Any]]:
+def fetch_all(
+    api: httpx.Client, path: str, key: str, page_size: int, **query: str
+) -> list[dict[str, Any]]:
     """Follow `next_page_token` to the end; check every page's bookkeeping on the way."""
     rows: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"page_size": page_size}
+    params: dict[str, Any] = {"page_size": page_size, **query}
     while True:
         response = api.get(path, params=params)
         assert response.status_code == 200, response.text
@@ -44,7 +46,7 @@ def fetch_all(api: httpx.Client, path: str, key: str, page_size: int) -> list[di
             assert len(rows) == body["total_records"]
             return rows
         assert len(body[key]) == page_size
-        params = {"page_size": page_size, "next_page_token": body["next_page_token"]}
+        params = {"page_size": page_size, "next_page_token": body["next_page_token"], **query}
 
 
 @pytest.mark.parametrize(
@@ -77,6 +79,62 @@ def test_absentees_paginate_and_need_registration(fake: FakeZoom, api: httpx.Cli
         "code": 3000,
         "message": "This Webinar has not registration required: no-reg",
     }
+
+
+def test_registrants_list_by_status_and_join_participants_and_absentees(
+    fake: FakeZoom, api: httpx.Client
+) -> None:
+    inst = fake.world.add_webinar(
+        7, participants=25, absentees=40, pending_registrants=33, denied_registrants=1, seed=8
+    )
+    by_status = {
+        status: fetch_all(api, "/webinars/7/registrants", "registrants", 30, status=status)
+        for status in ("approved", "pending", "denied")
+    }
+    assert [len(by_status[s]) for s in ("pending", "denied")] == [33, 1]
+    for status, rows in by_status.items():
+        assert {r["status"] for r in rows} == {status}
+        assert all(len(r["custom_questions"]) >= 1 for r in rows)
+    approved = {r["id"] for r in by_status["approved"]}
+    registered = {p["registrant_id"] for p in inst.iter_participants()} - {""}
+    assert registered and registered <= approved
+    assert {a["id"] for a in inst.iter_absentees()} <= approved
+    assert len(approved) == len(registered) + 40
+    ids = [r["id"] for rows in by_status.values() for r in rows]
+    assert len(ids) == len(set(ids))
+    # Zoom's default status is approved; a page token serves only the listing it came from.
+    first = api.get("/webinars/7/registrants", params={"page_size": 30}).json()
+    assert first["registrants"] == by_status["approved"][:30]
+    other = api.get(
+        "/webinars/7/registrants",
+        params={"status": "pending", "next_page_token": first["next_page_token"]},
+    )
+    assert (other.status_code, other.json()["code"]) == (400, 300)
+    bad = api.get("/webinars/7/registrants", params={"status": "cancelled"})
+    assert (bad.status_code, bad.json()["code"]) == (400, SPEC_VIOLATION_CODE)
+
+
+def test_report_participants_carry_registrant_ids_only_when_asked(
+    fake: FakeZoom, api: httpx.Client
+) -> None:
+    inst = fake.world.add_webinar(9, participants=31, seed=2)
+    path = "/report/webinars/9/participants"
+    plain = fetch_all(api, path, "participants", 30)
+    assert len(plain) == 31 and all("registrant_id" not in r for r in plain)
+    asked = fetch_all(api, path, "participants", 30, include_fields="registrant_id")
+    past = list(inst.iter_participants())
+    assert [r["registrant_id"] for r in asked] == [p["registrant_id"] for p in past]
+    assert [r["join_time"] for r in asked] == [p["join_time"] for p in past]
+    assert all(r["customer_key"] and "participant_user_id" in r for r in asked)
+
+
+def test_withheld_scopes_answer_4711_naming_them(fake: FakeZoom, api: httpx.Client) -> None:
+    fake.world.add_meeting(3, participants=2)
+    fake.withheld_scopes = frozenset({"report:read:admin"})
+    response = api.get("/report/meetings/3/participants")
+    assert (response.status_code, response.json()["code"]) == (400, 4711)
+    assert "report:read:admin" in response.json()["message"]
+    assert api.get("/past_meetings/3/participants").status_code == 200
 
 
 def test_page_tokens_expire_are_reusable_and_bound_to_their_listing(
@@ -146,7 +204,7 @@ def test_requests_outside_the_spec_get_a_loud_400(
 
 
 def test_spec_operations_the_fake_does_not_serve_answer_501(api: httpx.Client) -> None:
-    response = api.get("/report/webinars/1/participants")
+    response = api.get("/report/webinars/1/qa")
     assert (response.status_code, response.json()["code"]) == (501, NOT_IMPLEMENTED_CODE)
 
 
@@ -157,7 +215,9 @@ def test_unknown_ids_are_3001(api: httpx.Client) -> None:
 
 
 def test_every_response_matches_the_spec_schema(fake: FakeZoom, api: httpx.Client) -> None:
-    web = fake.world.add_webinar(1, participants=12, absentees=4, questions=6, polls=2, seed=5)
+    web = fake.world.add_webinar(
+        1, participants=12, absentees=4, questions=6, polls=2, seed=5, pending_registrants=3
+    )
     meet = fake.world.add_meeting(2, DOUBLE, participants=12, questions=3, polls=1, seed=6)
     w, m = encode_path_id(web.uuid), encode_path_id(meet.uuid)
     calls = {
@@ -171,6 +231,12 @@ def test_every_response_matches_the_spec_schema(fake: FakeZoom, api: httpx.Clien
         "listPastMeetingQA": f"/past_meetings/{m}/qa",
         "listPastMeetingPolls": "/past_meetings/2/polls",
         "pastMeetings": "/past_meetings/2/instances",
+        "webinarRegistrants": "/webinars/1/registrants?status=pending",
+        "reportWebinarDetails": f"/report/webinars/{w}",
+        "reportWebinarParticipants": f"/report/webinars/{w}/participants"
+        "?include_fields=registrant_id",
+        "reportMeetingDetails": f"/report/meetings/{m}",
+        "reportMeetingParticipants": f"/report/meetings/{m}/participants",
     }
     for operation_id, path in calls.items():
         response = api.get(path)

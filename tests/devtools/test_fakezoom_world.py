@@ -147,6 +147,10 @@ def test_spec_knows_operations_and_categories() -> None:
     assert spec.operation("webinarAbsentees").category == "Heavy"
     assert spec.operation("pastWebinars").category == "Light"
     assert spec.operation("pastMeetingParticipants").category == "Medium"
+    assert spec.operation("webinarRegistrants").category == "Medium"
+    for report in ("Webinar", "Meeting"):
+        assert spec.operation(f"report{report}Details").category == "Heavy"
+        assert spec.operation(f"report{report}Participants").category == "Heavy"
 
 
 def test_spec_routes_on_the_raw_path() -> None:

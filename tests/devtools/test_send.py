@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 from service.cli import main
 from service.devtools import send
 from service.devtools.dev import DEV_SECRET
+from service.processing.live import FOLLOWUP_RESOURCES
 from service.webhooks.events import parse
 from service.webhooks.signature import verify
 from tests.conftest import MakeRuntime
@@ -130,7 +131,11 @@ def test_dev_runs_the_whole_flow_without_a_zoom_account(tmp_path: Path) -> None:
             with engine.connect() as conn:
                 return sorted(conn.execute(text("SELECT status FROM followups")).scalars())
 
-        wait_until(lambda: statuses() == ["done"] * 4, timeout=30, interval=0.2)
+        wait_until(
+            lambda: statuses() == ["done"] * len(FOLLOWUP_RESOURCES["webinar"]),
+            timeout=30,
+            interval=0.2,
+        )
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM participants")).scalar_one() > 0
         engine.dispose()

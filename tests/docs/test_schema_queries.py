@@ -49,9 +49,9 @@ def populated(
     for body in bodies:
         runtime.ingestor.ingest(body, signed_headers(body))
     wait_until(
-        lambda: (
-            runtime.followups.counts().get(("participants", "done")) == 1
-            and runtime.followups.counts().get(("polls", "done")) == 1
+        lambda: all(
+            runtime.followups.counts().get((resource, "done")) == 1
+            for resource in ("participants", "polls", "registrants", "report", "details")
         ),
         timeout=30,
     )

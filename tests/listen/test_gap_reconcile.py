@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from service.devtools.fakezoom import DEFAULT_ACCOUNT_ID, RunningFake
+from service.processing.live import FOLLOWUP_RESOURCES
 from service.runtime import Runtime
 from service.storage.models import instances, websocket_gaps
 from service.storage.types import utcnow
@@ -44,7 +45,12 @@ def test_an_ended_event_lost_while_the_socket_was_dead_still_gets_its_follow_ups
     sockets.mute(SUBSCRIPTION, False)
     wait_until(connected(runtime, fake))
     reconnected_by = utcnow()
-    wait_until(lambda: sorted(jobs_of(runtime, webinar.uuid)) == ["done"] * 4, timeout=20)
+    wait_until(
+        lambda: (
+            sorted(jobs_of(runtime, webinar.uuid)) == ["done"] * len(FOLLOWUP_RESOURCES["webinar"])
+        ),
+        timeout=20,
+    )
     assert jobs_of(runtime, stale.uuid) == []
     with runtime.engine.connect() as conn:
         gap = dict(conn.execute(websocket_gaps.select()).one()._mapping)

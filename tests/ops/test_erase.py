@@ -9,7 +9,16 @@ from sqlalchemy import func, insert, select, update
 
 from service.ops import erase
 from service.runtime import Runtime
-from service.storage.models import participant_events, qa_entries, recordings, webhook_events
+from service.storage.models import (
+    instance_details,
+    participant_events,
+    qa_entries,
+    recordings,
+    registrant_answers,
+    registrants,
+    report_participants,
+    webhook_events,
+)
 from tests.ops.populate import Cli, processed
 
 
@@ -127,3 +136,46 @@ def test_erase_takes_a_hosts_recordings_with_their_files_and_downloads(
     found = cli.json(erase, "--user-id", "HOSTID")
     assert {k: found["rows"][k] for k in one_each} == one_each
     assert recording_rows(runtime) == one_each
+
+
+def test_erase_takes_registrants_their_answers_and_report_rows(cli: Cli, runtime: Runtime) -> None:
+    for n, email in enumerate(("Zoe@Example.com", "bo@example.com")):
+        registrant = {
+            "id": f"r{n}",
+            "email": email,
+            "first_name": "Zoë",
+            "custom_questions": [{"title": "Why?", "value": f"because {n}"}],
+        }
+        processed(
+            runtime, "webinar.registration_created", {"id": 81234567890, "registrant": registrant}
+        )
+    with runtime.engine.begin() as conn:
+        for n, (email, user) in enumerate((("zoe@example.com", "u0"), ("bo@example.com", "u1"))):
+            conn.execute(
+                insert(report_participants).values(
+                    instance_uuid="e==", row_key=str(n), user_email=email, id=user
+                )
+            )
+        conn.execute(
+            insert(instance_details).values(
+                instance_uuid="e==", host_email="ZOE@example.com", data="{}"
+            )
+        )
+    dry = cli.json(erase, "--email", "zoe@example.com", "--dry-run")
+    expected = {
+        "registrants": 1,
+        "registrant_answers": 1,
+        "report_participants": 1,
+        "instance_details": 1,
+    }
+    assert {k: dry["rows"][k] for k in expected} == expected
+    cli.json(erase, "--email", "zoe@example.com")
+    with runtime.engine.connect() as conn:
+        assert conn.execute(select(registrants.c.id)).scalars().all() == ["r1"]
+        assert conn.execute(select(registrant_answers.c.registrant_id)).scalars().all() == ["r1"]
+        assert conn.execute(select(report_participants.c.id)).scalars().all() == ["u1"]
+        assert conn.execute(select(func.count()).select_from(instance_details)).scalar() == 0
+    # By Zoom user id: the report row of that participant goes too.
+    cli.json(erase, "--user-id", "u1")
+    with runtime.engine.connect() as conn:
+        assert conn.execute(select(report_participants.c.id)).scalars().all() == []

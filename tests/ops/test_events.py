@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import update
 
 from service.ops import events, stats
+from service.processing.live import FOLLOWUP_RESOURCES
 from service.runtime import Runtime
 from service.storage.models import webhook_events
 from tests.conftest import MakeRuntime
@@ -140,8 +141,8 @@ def test_show_prints_columns_body_and_what_it_produced(cli: Cli, runtime: Runtim
     for column in ("dedupe_key", "deliveries", "zm_trackingid", "processed_at", "updated_at"):
         assert column in out
     assert '"topic": "Tøpic"' in out  # the body, pretty-printed
-    assert "follow-ups it created (4)" in out
-    for resource in ("participants", "absentees", "qa", "polls"):
+    assert f"follow-ups it created ({len(FOLLOWUP_RESOURCES['webinar'])})" in out
+    for resource in FOLLOWUP_RESOURCES["webinar"]:
         assert resource in out
 
     shown = cli.json(events, "show", str(inbox_id))
@@ -150,12 +151,9 @@ def test_show_prints_columns_body_and_what_it_produced(cli: Cli, runtime: Runtim
     assert shown["event"]["body"]["payload"]["object"]["uuid"] == "W1=="
     assert shown["produced"]["instances"] == 1
     assert shown["produced"]["participant_events"] == 0
-    assert sorted(j["resource"] for j in shown["followups"]) == [
-        "absentees",
-        "participants",
-        "polls",
-        "qa",
-    ]
+    assert sorted(j["resource"] for j in shown["followups"]) == sorted(
+        FOLLOWUP_RESOURCES["webinar"]
+    )
     assert {j["status"] for j in shown["followups"]} == {"pending"}
 
     joined = processed(

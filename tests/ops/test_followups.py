@@ -12,6 +12,7 @@ from sqlalchemy import select
 from service.devtools.fakezoom import RunningFake
 from service.ops import followups
 from service.ops.queries.reset import STALE
+from service.processing.live import FOLLOWUP_RESOURCES
 from service.runtime import Runtime
 from service.storage.models import followups as table
 from tests.conftest import MakeRuntime
@@ -132,10 +133,12 @@ def test_list_filters_and_usage(cli: Cli, runtime: Runtime) -> None:
     processed(runtime, "meeting.ended", {**ended("M1=="), "id": "86431910364"})
     rich = cli(followups, "list")
     assert rich.exit_code == 0
-    assert "7 follow-up jobs, newest first" in rich.stdout
+    total = len(FOLLOWUP_RESOURCES["webinar"]) + len(FOLLOWUP_RESOURCES["meeting"])
+    assert f"{total} follow-up jobs, newest first" in rich.stdout
     assert "absentees" in rich.stdout and "M1==" in rich.stdout
 
-    assert len(cli.json_lines(followups, "list", "--instance", "M1==")) == 3
+    listed = cli.json_lines(followups, "list", "--instance", "M1==")
+    assert len(listed) == len(FOLLOWUP_RESOURCES["meeting"])
     absentees = cli.json_lines(followups, "list", "--resource", "absentees")
     assert [r["instance_uuid"] for r in absentees] == ["W1=="]
     assert len(cli.json_lines(followups, "list", "--status", "pending", "--limit", "2")) == 2

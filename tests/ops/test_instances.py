@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from service.ops import instances_group
+from service.processing.live import FOLLOWUP_RESOURCES
 from service.runtime import Runtime
 from service.storage.models import absentees, participants, poll_answers, qa_entries
 from tests.ops.populate import Cli, ended, job_ids, processed, set_followup
@@ -27,17 +28,17 @@ def test_instances_show_sums_up_one_webinar(cli: Cli, runtime: Runtime) -> None:
         processed(runtime, "webinar.participant_joined", joined("S==", n))
     jobs = job_ids(runtime)
     set_followup(runtime, jobs["qa"], status="failed", last_error="Zoom 4711: missing scope")
+    registrant = {"id": "r1", "email": "r@x.org", "status": "pending"}
+    processed(
+        runtime, "webinar.registration_created", {"id": 81234567890, "registrant": registrant}
+    )
     found = cli.json(instances_group, "show", "S==")
+    assert found["counts"]["registrants_pending"] == 1
     assert found["instance"]["kind"] == "webinar" and found["instance"]["uuid"] == "S=="
     assert found["counts"]["live_timeline"] == 3
     assert found["counts"]["participants"] == 0 and "registrants" in found["counts"]
     states = {job["resource"]: job["status"] for job in found["followups"]}
-    assert states == {
-        "participants": "pending",
-        "absentees": "pending",
-        "qa": "failed",
-        "polls": "pending",
-    }
+    assert states == dict.fromkeys(FOLLOWUP_RESOURCES["webinar"], "pending") | {"qa": "failed"}
     shown = cli(instances_group, "show", "S==")
     assert shown.exit_code == 0, shown.output
     assert "live join/leave events" in shown.stdout and "missing scope" in shown.stdout

@@ -12,12 +12,14 @@ import pytest
 from sqlalchemy import event, func, insert, select, update
 
 from service.ops import purge, stats
+from service.processing.live import FOLLOWUP_RESOURCES
 from service.queue.purger import Purger
 from service.runtime import Runtime
 from service.storage import retention
 from service.storage.models import (
     absentees,
     followups,
+    instance_details,
     instances,
     participant_events,
     participants,
@@ -26,6 +28,9 @@ from service.storage.models import (
     recording_downloads,
     recording_files,
     recordings,
+    registrant_answers,
+    registrants,
+    report_participants,
     webhook_events,
 )
 from service.storage.retention import PER_INSTANCE, Ages
@@ -126,6 +131,8 @@ def webinar(runtime: Runtime, uuid: str, *, days_ago: int) -> dict[str, int]:
         conn.execute(insert(absentees).values(**row, data="{}"))
         conn.execute(insert(qa_entries).values(**row, data="{}"))
         conn.execute(insert(poll_answers).values(**row))
+        conn.execute(insert(report_participants).values(**row))
+        conn.execute(insert(instance_details).values(instance_uuid=uuid, data="{}"))
         jobs = conn.execute(
             select(followups.c.resource, followups.c.id).where(followups.c.instance_uuid == uuid)
         ).all()
@@ -157,18 +164,22 @@ def test_purge_of_instances_takes_their_fetched_rows_but_not_a_busy_one(
     webinar(runtime, "new==", days_ago=10)
     set_followup(runtime, busy["qa"], status="pending")  # still to fetch: the instance stays
     fetched = ("participants", "absentees", "qa_entries", "poll_answers")
-    everything = {"instances": 1, "followups": 4, "participant_events": 1} | dict.fromkeys(
+    jobs = len(FOLLOWUP_RESOURCES["webinar"])
+    everything = {"instances": 1, "followups": jobs, "participant_events": 1} | dict.fromkeys(
         fetched, 1
     )
+    everything |= dict.fromkeys(("report_participants", "instance_details"), 1)
+    # The webinar number still has instances ("busy", "new"): its registrants stay.
+    purged = everything | {"registrants": 0, "registrant_answers": 0}
     assert rows_of(runtime, "old==") == everything
 
     no_recordings = dict.fromkeys(["recordings", "recording_files", "recording_downloads"], 0)
     dry = cli.json(purge, "--instances-days", "365", "--dry-run")
-    assert dry["rows"] == everything | no_recordings
+    assert dry["rows"] == purged | no_recordings
     assert rows_of(runtime, "old==") == everything
 
     found = cli.json(purge, "--instances-days", "365", "--batch", "1")
-    assert found["rows"] == everything | no_recordings
+    assert found["rows"] == purged | no_recordings
     assert set(rows_of(runtime, "old==").values()) == {0}
     assert rows_of(runtime, "busy==") == everything
     assert rows_of(runtime, "new==") == everything
@@ -324,3 +335,25 @@ def test_purge_of_instances_takes_old_recordings_but_not_one_still_downloading(
     with runtime.engine.connect() as conn:
         left = set(conn.execute(select(recordings.c.uuid)).scalars())
     assert left == {"downloading==", "new=="}
+
+
+def test_registrants_go_with_the_last_instance_of_their_webinar(cli: Cli, runtime: Runtime) -> None:
+    registrant = {
+        "id": "r1",
+        "email": "r@x.org",
+        "custom_questions": [{"title": "Q", "value": "A"}],
+    }
+    for number in (111, 222):  # 222 has no instance yet: a webinar still to come
+        processed(runtime, "webinar.registration_created", {"id": number, "registrant": registrant})
+    end = utcnow() - timedelta(days=400)
+    obj = {**ended("gone=="), "id": "111", "end_time": end.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    processed(runtime, "webinar.ended", obj)
+    with runtime.engine.begin() as conn:
+        conn.execute(update(followups).values(status="done"))
+    dry = cli.json(purge, "--instances-days", "365", "--dry-run")
+    assert (dry["rows"]["registrants"], dry["rows"]["registrant_answers"]) == (1, 1)
+    done = cli.json(purge, "--instances-days", "365")
+    assert (done["rows"]["registrants"], done["rows"]["registrant_answers"]) == (1, 1)
+    with runtime.engine.connect() as conn:
+        assert conn.execute(select(registrants.c.webinar_id)).scalars().all() == [222]
+        assert conn.execute(select(registrant_answers.c.webinar_id)).scalars().all() == [222]

@@ -19,6 +19,7 @@ from service.devtools.fakezoom import (
     running,
 )
 from service.processing.ingest import Accepted
+from service.processing.live import FOLLOWUP_RESOURCES
 from service.runtime import Runtime
 from service.storage import records
 from service.storage.models import followups, instances, participants
@@ -63,7 +64,7 @@ def test_backfill_by_number_fills_every_past_instance(
     assert result.exit_code == 0, result.output
     assert count(runtime, participants, instance_uuid=first.uuid) == 310
     assert count(runtime, participants, instance_uuid=second.uuid) == 12
-    assert count(runtime, followups, status="done") == 8
+    assert count(runtime, followups, status="done") == 2 * len(FOLLOWUP_RESOURCES["webinar"])
     again = CliRunner().invoke(
         main, ["backfill", "webinar", first.uuid], env=cli_env(runtime, zoom_settings)
     )
@@ -222,7 +223,8 @@ def test_reconcile_asks_each_account_about_its_own_numbers(
     }
     assert count(runtime, participants, instance_uuid=alpha_lost.uuid) == 4
     assert count(runtime, participants, instance_uuid=beta_lost.uuid) == 6
-    assert count(runtime, followups, account_id=BETA.account_id, status="done") == 8
+    done = count(runtime, followups, account_id=BETA.account_id, status="done")
+    assert done == 2 * len(FOLLOWUP_RESOURCES["webinar"])
     assert count(runtime, instances, uuid=beta_lost.uuid, account_id=BETA.account_id) == 1
     beta_paths = [r.raw_path for r in fake.fake.log.records(account_id=BETA.account_id)]
     assert not any(encode_path_id(alpha_lost.uuid) in path for path in beta_paths)

@@ -20,6 +20,7 @@ from service.devtools.fakezoom import (
 )
 from service.governor import MemoryStateStore
 from service.processing.followup import FollowupRunner, Later
+from service.processing.live import FOLLOWUP_RESOURCES
 from service.runtime import Runtime
 from service.storage.models import (
     absentees,
@@ -149,7 +150,7 @@ def test_webinar_ended_fills_every_table_exactly(runtime: Runtime, fake_zoom: Ru
     runtime.start_workers()
     ingest(runtime, ended("webinar", inst))
     wait_until(
-        lambda: all_done(runtime, 4),
+        lambda: all_done(runtime, len(FOLLOWUP_RESOURCES["webinar"])),
         timeout=30,
     )
     assert stored_participants(runtime) == expected_participants(inst)
@@ -200,15 +201,16 @@ def test_redeliveries_and_reruns_leave_the_tables_unchanged(
     runtime.start_workers()
     body = ended("webinar", inst)
     ingest(runtime, body)
-    wait_until(lambda: [s for s, _, _ in jobs(runtime).values()] == ["done"] * 4, timeout=30)
+    done = ["done"] * len(FOLLOWUP_RESOURCES["webinar"])
+    wait_until(lambda: [s for s, _, _ in jobs(runtime).values()] == done, timeout=30)
     before = snapshot(runtime)
     ingest(runtime, body)  # Zoom redelivers
     with runtime.engine.begin() as conn:  # and every job runs again
         conn.execute(update(followups).values(status="pending", next_attempt_at=None))
-    for resource in ("participants", "absentees", "qa", "polls"):
+    for resource in FOLLOWUP_RESOURCES["webinar"]:
         runtime.schedule_followup(jobs_id(runtime, resource), datetime.now(UTC))
     wait_until(lambda: fake_zoom.fake.calls("listWebinarParticipants") == 4, timeout=30)
-    wait_until(lambda: [s for s, _, _ in jobs(runtime).values()] == ["done"] * 4, timeout=30)
+    wait_until(lambda: [s for s, _, _ in jobs(runtime).values()] == done, timeout=30)
     assert snapshot(runtime) == before
 
 
@@ -221,7 +223,7 @@ def test_meeting_ended_fetches_participants_qa_and_polls(
     runtime.start_workers()
     ingest(runtime, ended("meeting", inst))
     wait_until(
-        lambda: all_done(runtime, 3),
+        lambda: all_done(runtime, len(FOLLOWUP_RESOURCES["meeting"])),
         timeout=30,
     )
     assert stored_participants(runtime) == expected_participants(inst)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Table, select
 
+from service.processing.live import FOLLOWUP_RESOURCES
 from service.runtime import Runtime
 from service.storage.models import (
     followups,
@@ -76,7 +77,7 @@ def test_the_real_2022_sequence(runtime: Runtime) -> None:
         ("left", datetime(2022, 3, 23, 12, 33, 39, tzinfo=UTC), "Zoë Exämple"),
     ]
     assert "Host ended the meeting" in timeline[1]["leave_reason"]
-    assert {f["resource"] for f in table(runtime, followups)} == {"participants", "qa", "polls"}
+    assert {f["resource"] for f in table(runtime, followups)} == set(FOLLOWUP_RESOURCES["meeting"])
 
 
 def test_every_order_and_every_redelivery_gives_the_same_tables(

@@ -12,6 +12,7 @@ from service.devtools.fakezoom import (
     DEFAULT_CLIENT_SECRET,
     RunningFake,
 )
+from service.processing.live import FOLLOWUP_RESOURCES
 from service.storage.tokens import DatabaseTokenStore
 from service.zoom import ZoomClient
 from tests.conftest import MakeRuntime
@@ -32,7 +33,7 @@ def test_followups_with_waits_on_every_broker(
     body = event_body("webinar.ended", {"id": str(inst.id), "uuid": inst.uuid}, event_ts=5)
     runtime.ingestor.ingest(body, signed_headers(body))
     wait_until(
-        lambda: followups_done(runtime, 4),
+        lambda: followups_done(runtime, len(FOLLOWUP_RESOURCES["webinar"])),
         timeout=45,
     )
     assert fake_zoom.fake.calls("listWebinarParticipants", status=429) == 1

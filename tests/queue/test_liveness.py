@@ -10,6 +10,7 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
 from service.devtools.fakezoom import RunningFake
+from service.processing.live import FOLLOWUP_RESOURCES
 from service.queue.liveness import Liveness
 from tests.conftest import MakeRuntime
 from tests.support import event_body, followups_done, signed_headers, wait_until
@@ -91,7 +92,7 @@ def test_a_working_runtime_is_live_and_its_zoom_calls_beat(
     runtime.start_workers()
     body = event_body("webinar.ended", {"id": str(inst.id), "uuid": inst.uuid}, event_ts=5)
     runtime.ingestor.ingest(body, signed_headers(body))
-    wait_until(lambda: followups_done(runtime, 4), timeout=30)
+    wait_until(lambda: followups_done(runtime, len(FOLLOWUP_RESOURCES["webinar"])), timeout=30)
     assert runtime.worker_problems() == []
     assert len(beats) >= fake_zoom.fake.calls() - fake_zoom.fake.calls("oauthToken")
 

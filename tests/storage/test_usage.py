@@ -4,6 +4,7 @@ and shown by /metrics and `zoomhooks stats`."""
 from __future__ import annotations
 
 import json
+import math
 import threading
 from typing import Any
 
@@ -11,7 +12,8 @@ import httpx
 from click.testing import CliRunner
 
 from service.cli import main
-from service.devtools.fakezoom import RunningFake
+from service.devtools.fakezoom import RunningFake, reports
+from service.processing.live import FOLLOWUP_RESOURCES
 from service.storage import db, migrate
 from service.storage.usage import UsageRecorder, today
 from tests.conftest import MakeRuntime, env_name
@@ -56,7 +58,7 @@ def test_follow_ups_record_every_call_and_stats_and_metrics_show_them(
     body = event_body("webinar.ended", {"id": str(inst.id), "uuid": inst.uuid}, event_ts=1)
     runtime.ingestor.ingest(body, signed_headers(body))
     wait_until(
-        lambda: followups_done(runtime, 4),
+        lambda: followups_done(runtime, len(FOLLOWUP_RESOURCES["webinar"])),
         timeout=30,
     )
     calls = runtime.usage.on(today())
@@ -71,6 +73,14 @@ def test_follow_ups_record_every_call_and_stats_and_metrics_show_them(
         )
     )
     assert api_calls == 3 + 1 + 1 + 1 + 1  # three pages and the 429, then one call each
+    # Registrants (one listing per status), report participants and details count as well.
+    api_calls += sum(
+        fake_zoom.fake.calls(operation)
+        for operation in ("webinarRegistrants", "reportWebinarParticipants", "reportWebinarDetails")
+    )
+    listings = [reports.registrants(inst, status)[0] for status in reports.STATUSES]
+    pages = sum(max(1, math.ceil(n / 300)) for n in listings)
+    assert api_calls == 3 + 1 + 1 + 1 + 1 + pages + 3 + 1
     # Every API request Zoom saw, the 429 included, and nothing for the OAuth token.
     assert sum(n for (a, _), n in calls.items() if a == account) == api_calls
     assert all(category for _, category in calls)

@@ -24,7 +24,9 @@ from service.devtools.fakezoom import (
     DEFAULT_CLIENT_SECRET,
     Instance,
     RunningFake,
+    reports,
 )
+from service.processing.live import FOLLOWUP_RESOURCES
 from service.storage.models import (
     absentees,
     followups,
@@ -199,8 +201,16 @@ def minimum_calls(webinars: Iterable[Instance]) -> dict[str, int]:
         "webinarAbsentees": 0,
         "listPastWebinarQA": 0,
         "listPastWebinarPollResults": 0,
+        "webinarRegistrants": 0,
+        "reportWebinarParticipants": 0,
+        "reportWebinarDetails": 0,
     }
     for inst in webinars:
+        for status in reports.STATUSES:  # one listing per status, one page at least
+            listed, _ = reports.registrants(inst, status)
+            found["webinarRegistrants"] += max(1, math.ceil(listed / PAGE))
+        found["reportWebinarParticipants"] += max(1, math.ceil(inst.participants / PAGE))
+        found["reportWebinarDetails"] += 1
         found["listWebinarParticipants"] += max(1, math.ceil(inst.participants / PAGE))
         found["webinarAbsentees"] += max(1, math.ceil(inst.absentees / PAGE))
         found["listPastWebinarQA"] += 1
@@ -220,6 +230,10 @@ def followup_statuses(database: Engine) -> dict[str, int]:
     with database.connect() as conn:
         rows = conn.execute(select(followups.c.status, func.count()).group_by(followups.c.status))
         return {str(status): int(count) for status, count in rows}
+
+
+#: Follow-up jobs each webinar's `ended` creates.
+WEBINAR_JOBS = len(FOLLOWUP_RESOURCES["webinar"])
 
 
 def all_processed(database: Engine, events: int, jobs: int) -> bool:

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from service.devtools.fakezoom import DEFAULT_ACCOUNT_ID, RunningFake
 from tests.support import wait_until
 from tests.topology.cluster import (
+    WEBINAR_JOBS,
     all_processed,
     api_calls,
     ended,
@@ -56,7 +57,9 @@ def test_workers_together_stay_within_the_budget(
         bodies = [ended("webinar", inst, event_ts=i) for i, inst in enumerate(webinars)]
         assert cluster.post_all(bodies) == [200] * WEBINARS
         wait_until(
-            lambda: all_processed(database, WEBINARS, 4 * WEBINARS), timeout=180, interval=0.5
+            lambda: all_processed(database, WEBINARS, WEBINAR_JOBS * WEBINARS),
+            timeout=180,
+            interval=0.5,
         )
         assert api_calls(fake) == minimum_calls(webinars)
         for category, budget in BUDGET.items():

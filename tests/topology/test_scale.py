@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from service.devtools.fakezoom import DEFAULT_ACCOUNT_ID, Instance, RunningFake
 from tests.support import wait_until
 from tests.topology.cluster import (
+    WEBINAR_JOBS,
     all_processed,
     api_calls,
     dumps,
@@ -98,7 +99,7 @@ def test_two_workers_and_a_web_process_under_load(
         statuses = cluster.post_all(bodies)
         print(f"posted {len(bodies)} in {time.monotonic() - started:.1f}s")
         assert statuses.count(200) == len(bodies), sorted(set(statuses))
-        events, jobs = PARTICIPANT_EVENTS + WEBINARS, 4 * WEBINARS
+        events, jobs = PARTICIPANT_EVENTS + WEBINARS, WEBINAR_JOBS * WEBINARS
         wait_until(lambda: all_processed(database, events, jobs), timeout=240, interval=0.5)
         print(f"processed after {time.monotonic() - started:.1f}s")
         truth = expected(instances)

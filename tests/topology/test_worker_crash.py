@@ -12,6 +12,7 @@ from service.devtools.fakezoom import RunningFake
 from service.storage.models import followups
 from tests.support import wait_until
 from tests.topology.cluster import (
+    WEBINAR_JOBS,
     all_processed,
     api_calls,
     dumps,
@@ -82,7 +83,7 @@ def test_a_worker_killed_mid_follow_up(
                 ).scalars()
             )
         cluster.kill(pid)
-        wait_until(lambda: all_processed(database, 1, 4), timeout=120, interval=0.5)
+        wait_until(lambda: all_processed(database, 1, WEBINAR_JOBS), timeout=120, interval=0.5)
         with database.connect() as conn:
             taken_by = conn.execute(
                 select(followups.c.claimed_by).where(followups.c.resource == "participants")

@@ -16,8 +16,13 @@ from service.devtools.fakezoom.schema import validate
 from service.zoom.endpoints import (
     DEFAULT_PAGE_SIZE,
     ENDPOINTS,
+    REGISTRANT_STATUSES,
+    REPORT_INCLUDE_FIELDS,
+    REPORT_MEETING_PARTICIPANTS,
+    REPORT_WEBINAR_PARTICIPANTS,
     UPDATE_MEETING,
     UPDATE_WEBINAR_REGISTRANT_STATUS,
+    WEBINAR_REGISTRANTS,
     WRITE_ENDPOINTS,
     Endpoint,
     build_request,
@@ -65,8 +70,12 @@ def template_regex(template: str) -> re.Pattern[str]:
     return re.compile("^" + "([^/]+)".join(re.escape(p) for p in parts) + "$")
 
 
+#: Query values a request may carry, where the spec restricts them (default: an occurrence id).
+QUERY_VALUES = {"status": "denied", "include_fields": "registrant_id"}
+
+
 def all_requests(endpoint: Endpoint) -> list[Any]:
-    query = dict.fromkeys(endpoint.query, "1648194360000")
+    query = {name: QUERY_VALUES.get(name, "1648194360000") for name in endpoint.query}
     built = []
     for ident in IDS:
         if endpoint.numeric_id_only and not str(ident).isdigit():
@@ -95,6 +104,9 @@ def test_every_buildable_request_is_declared(endpoint: Endpoint) -> None:
         assert match, f"{request.path} does not fit {endpoint.template}"
         assert "/" not in match.group(1)
         assert set(request.params) <= set(declared_query), request.params
+        for name, value in request.params.items():
+            enum = declared_query[name]["schema"].get("enum")
+            assert enum is None or value in enum, (name, value, enum)
         if "page_size" in request.params:
             maximum = declared_query["page_size"]["schema"]["maximum"]
             assert int(request.params["page_size"]) <= maximum
@@ -140,8 +152,8 @@ def test_granular_scopes_match_the_spec_where_it_lists_them(endpoint: Endpoint) 
     assert set(endpoint.scopes) == set(extensions.get("x-macro-scopes", endpoint.scopes))
     declared = extensions.get("x-granular-scopes")
     if declared is None:
-        # This 2023 copy lists granular scopes for past webinars only (see endpoints.py).
-        assert endpoint.template.startswith("/past_meetings")
+        # This 2023 copy lists granular scopes for webinars only (see endpoints.py).
+        assert endpoint.template.startswith(("/past_meetings", "/report/"))
         return
     assert set(endpoint.granular_scopes) <= set(declared)
 
@@ -152,6 +164,14 @@ def test_granular_scopes_are_admin_level_of_the_right_family(endpoint: Endpoint)
     for scope in endpoint.granular_scopes:
         resource, action, _object, level = scope.split(":")
         assert (resource, action, level) == (family, "read", "admin")
+
+
+def test_the_query_values_the_jobs_send_are_the_spec_enums() -> None:
+    status = parameters(WEBINAR_REGISTRANTS, "query")["status"]["schema"]
+    assert set(REGISTRANT_STATUSES) == set(status["enum"])
+    for endpoint in (REPORT_WEBINAR_PARTICIPANTS, REPORT_MEETING_PARTICIPANTS):
+        for name, value in REPORT_INCLUDE_FIELDS.items():
+            assert value in parameters(endpoint, "query")[name]["schema"]["enum"]
 
 
 def test_paths_decode_back_to_the_id() -> None:

@@ -5,8 +5,10 @@ Endpoints (paths as Zoom's: the OAuth host and the API host are the fake's one h
 - `POST /oauth/token` — Server-to-Server OAuth (`grant_type=account_credentials`, `account_id`,
   HTTP Basic client credentials), parameters in the query string or a form body. Any account
   the fake knows (`FakeZoom.accounts`) can get tokens with its own app's credentials.
-- `GET /v2/past_webinars/{webinarId}/participants|absentees|qa|polls|instances` and
+- `GET /v2/past_webinars/{webinarId}/participants|absentees|qa|polls|instances`,
   `GET /v2/past_meetings/{meetingId}[/participants|qa|polls|instances]`,
+  `GET /v2/webinars/{webinarId}/registrants` and
+  `GET /v2/report/webinars|meetings/{id}[/participants]` (`handlers.py`),
   `PUT /v2/webinars/{webinarId}/registrants/status` and `PATCH /v2/meetings/{meetingId}`
   (`writes.py`, bodies validated against the spec); other operations of the
   spec answer 501, paths outside it 400 (see `spec.py`).
@@ -68,6 +70,7 @@ class FakeZoom:
         account_id: str = DEFAULT_ACCOUNT_ID,
         accounts: Sequence[FakeAccount] = (),
         scopes: Sequence[str] = DEFAULT_SCOPES,
+        withheld_scopes: Sequence[str] = (),
         token_lifetime: float = DEFAULT_TOKEN_LIFETIME,
         page_token_ttl: float = DEFAULT_PAGE_TOKEN_TTL,
         single_active_token: bool = False,
@@ -82,6 +85,9 @@ class FakeZoom:
         self.extra_accounts = tuple(accounts)
         index_accounts(self.accounts)  # fail now, not at the first token request
         self.scopes = tuple(scopes)
+        #: Scopes the app was not granted: an operation that accepts only these answers Zoom's
+        #: 400 code 4711 naming them (e.g. `report:read:admin` for the report endpoints).
+        self.withheld_scopes = frozenset(withheld_scopes)
         self.clock = clock
         self.spec = spec or Spec.load()
         self.access_tokens = AccessTokens(
@@ -230,6 +236,10 @@ class FakeZoom:
             error = token_error or errors.INVALID_ACCESS_TOKEN
             self._record(request, at, error.status, error.body(), match, account_id=None)
             return json_response(error.status, error.body(), headers)
+        if op.scopes and set(op.scopes) <= self.withheld_scopes:
+            error = errors.permission(4711, scopes=", ".join(op.scopes), account_id=account_id)
+            self._record(request, at, error.status, error.body(), match, account_id=account_id)
+            return json_response(error.status, error.body(), headers)
         selection = self.faults.select(
             request.url.path,
             API_PREFIX + op.template,
@@ -239,7 +249,7 @@ class FakeZoom:
             await asyncio.sleep(selection.delay)
         fault = selection.answer
         if fault is not None:
-            kind: Kind = "webinar" if op.template.startswith("/past_webinars") else "meeting"
+            kind: Kind = "webinar" if "webinars/" in op.template else "meeting"
             out = render(
                 fault,
                 kind=kind,
@@ -303,7 +313,8 @@ class FakeZoom:
         elif status == 200 and account_id is not None:
             token = self.access_tokens.issue(account_id)
             api_url = str(request.base_url).rstrip("/")
-            reply = token_body(token, self.access_tokens.lifetime, self.scopes, api_url)
+            granted = [scope for scope in self.scopes if scope not in self.withheld_scopes]
+            reply = token_body(token, self.access_tokens.lifetime, granted, api_url)
         self._record(
             request,
             at,

@@ -6,6 +6,8 @@ latest instance) or an instance UUID, decoded as `encoding.py` describes. Partic
 absentees paginate with `page_size` (default 30) and `next_page_token` (see `tokens.py`);
 `page_count`, `page_size` and `total_records` describe the whole listing, `next_page_token` is
 `""` on the last page. Absentees of a webinar without registration answer Zoom's 400 code 3000.
+Also `webinars/{webinarId}/registrants` (by `status`, see `reports.py`) and the reports
+`report/webinars|meetings/{id}[/participants]`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from . import errors
+from . import errors, reports
 from .encoding import decode_path_id
 from .errors import Kind, ZoomError
 from .spec import Match
@@ -45,6 +47,11 @@ class PastData:
             "listPastMeetingQA": lambda m: self._qa("meeting", m),
             "listPastMeetingPolls": lambda m: self._polls("meeting", m),
             "pastMeetings": lambda m: self._instances("meeting", m),
+            "webinarRegistrants": self._registrants,
+            "reportWebinarDetails": lambda m: self._report_details("webinar", m),
+            "reportWebinarParticipants": lambda m: self._report_participants("webinar", m),
+            "reportMeetingDetails": lambda m: self._report_details("meeting", m),
+            "reportMeetingParticipants": lambda m: self._report_participants("meeting", m),
         }
 
     def handler(self, operation_id: str) -> Handler | None:
@@ -73,13 +80,15 @@ class PastData:
         total: int,
         rows: Callable[[int, int], list[dict[str, Any]]],
         key: str,
+        listing: str = "",
     ) -> Reply:
         page_size = int(match.query.get("page_size", DEFAULT_PAGE_SIZE))
         if page_size < 1:
             return errors.spec_violation(
                 f"page_size={page_size} must be >= 1", reason="bad_query_value"
             )
-        scope = f"{match.operation.operation_id}:{inst.uuid}"
+        # A token is good for the listing it came from only (one status of the registrants).
+        scope = f"{match.operation.operation_id}:{inst.uuid}:{listing}"
         offset = 0
         token = str(match.query.get("next_page_token", ""))
         if token:
@@ -133,6 +142,28 @@ class PastData:
         if not isinstance(inst, Instance):
             return inst
         return 200, inst.details()
+
+    def _registrants(self, match: Match) -> Reply:
+        inst = self._resolve("webinar", match, "webinarId")
+        if not isinstance(inst, Instance):
+            return inst
+        status = str(match.query.get("status", "approved"))
+        total, page = reports.registrants(inst, status)
+        return self._paginate(match, inst, total, page, "registrants", status)
+
+    def _report_participants(self, kind: Kind, match: Match) -> Reply:
+        inst = self._resolve(kind, match, "webinarId" if kind == "webinar" else "meetingId")
+        if not isinstance(inst, Instance):
+            return inst
+        with_registrant = match.query.get("include_fields") == "registrant_id"
+        page = reports.report_page(inst, with_registrant=with_registrant)
+        return self._paginate(match, inst, inst.participants, page, "participants")
+
+    def _report_details(self, kind: Kind, match: Match) -> Reply:
+        inst = self._resolve(kind, match, "webinarId" if kind == "webinar" else "meetingId")
+        if not isinstance(inst, Instance):
+            return inst
+        return 200, reports.report_details(inst)
 
     def _instances(self, kind: Kind, match: Match) -> Reply:
         ident = match.raw_params["webinarId" if kind == "webinar" else "meetingId"]

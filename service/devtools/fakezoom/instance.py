@@ -81,6 +81,10 @@ class Instance:
     too_old: bool = False
     rejoins: bool = True
     poll_respondents: int = DEFAULT_POLL_RESPONDENTS
+    #: Registrants listed as `pending` and as `denied` (see `reports.py`); the approved ones
+    #: are the participants who registered and the absentees.
+    pending_registrants: int = 0
+    denied_registrants: int = 0
     host: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -162,14 +166,36 @@ class Instance:
         if not 0 <= row < self.absentees:
             raise IndexError(row)
         who = person(self.seed, _ABSENTEE_BASE + row)
-        h = digest(self.seed, "absentee", row)
+        return self.registrant_record(
+            "absentee",
+            row,
+            zoom_id(self.seed, "absentee", row),
+            who.first_name,
+            who.last_name,
+            f"absentee{row}@example.com",
+            "approved",
+            [{"title": "What do you hope to learn?", "value": "Everything ✨"}],
+        )
+
+    def registrant_record(
+        self,
+        salt: str,
+        row: int,
+        registrant: str,
+        first_name: str,
+        last_name: str,
+        email: str,
+        status: str,
+        custom_questions: list[dict[str, str]],
+    ) -> dict[str, Any]:
+        """A registrant object as the absentees and registrants listings serve it."""
+        h = digest(self.seed, salt, row)
         country, state, zip_code = _COUNTRIES[h % len(_COUNTRIES)]
-        registrant = zoom_id(self.seed, "absentee", row)
         return {
             "id": registrant,
-            "first_name": who.first_name,
-            "last_name": who.last_name,
-            "email": f"absentee{row}@example.com",
+            "first_name": first_name,
+            "last_name": last_name,
+            "email": email,
             "address": f"{1 + h % 999} Example Straße",
             "city": "Zürich" if h % 2 else "São Paulo",
             "country": country,
@@ -183,8 +209,8 @@ class Instance:
             "purchasing_time_frame": _TIME_FRAMES[h % len(_TIME_FRAMES)],
             "role_in_purchase_process": _ROLES[h % len(_ROLES)],
             "comments": "" if h % 3 else "Looking forward to it — 楽しみです.",
-            "custom_questions": [{"title": "What do you hope to learn?", "value": "Everything ✨"}],
-            "status": "approved",
+            "custom_questions": custom_questions,
+            "status": status,
             "create_time": zoom_time(
                 self.start_time - timedelta(days=1 + h % 20, seconds=h % 86_400)
             ),

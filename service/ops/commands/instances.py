@@ -20,6 +20,7 @@ from service.storage.models import (
     qa_entries,
     recording_files,
     registrants,
+    report_participants,
 )
 
 #: Tables keyed by the instance's uuid, and what a row of each is.
@@ -30,6 +31,7 @@ PER_INSTANCE: dict[str, tuple[Table, str]] = {
     "polls": (poll_answers, "poll answers"),
     "live_timeline": (participant_events, "live join/leave events"),
     "recording_files": (recording_files, "recording files"),
+    "report_participants": (report_participants, "participant report rows"),
 }
 
 
@@ -107,6 +109,13 @@ def summary(conn: Connection, uuid: str) -> dict[str, Any] | None:
     }
     if found["kind"] == "webinar" and found["zoom_id"] is not None:
         counts["registrants"] = _count(conn, registrants, "webinar_id", found["zoom_id"])
+        by_status = conn.execute(
+            select(registrants.c.status, func.count())
+            .where(registrants.c.webinar_id == found["zoom_id"])
+            .group_by(registrants.c.status)
+            .order_by(registrants.c.status)
+        ).all()
+        counts |= {f"registrants_{status}": int(n) for status, n in by_status}
     c = followups.c
     jobs = conn.execute(
         select(c.id, c.resource, c.status, c.attempts, c.rows_stored, c.next_attempt_at)
