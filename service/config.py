@@ -196,6 +196,7 @@ class Settings(BaseSettings):
     process_on_ingest: bool = Field(
         default=True, validation_alias=_env("ZOOMHOOKS_PROCESS_ON_INGEST")
     )
+    fetch_reports: bool = Field(default=True, validation_alias=_env("ZOOMHOOKS_FETCH_REPORTS"))
     db_pool_size: int | None = Field(
         default=None, ge=1, le=1000, validation_alias=_env("ZOOMHOOKS_DB_POOL_SIZE")
     )

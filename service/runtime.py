@@ -27,7 +27,7 @@ from service.processing.followup import FollowupRunner
 from service.processing.gaps import DEFAULT_INTERVAL as GAP_INTERVAL
 from service.processing.gaps import GapReconciler
 from service.processing.ingest import InboxWriter, Ingestor
-from service.processing.live import LiveHandlers
+from service.processing.live import LiveHandlers, followup_resources
 from service.processing.process import Processor
 from service.processing.recordings import DownloadHandlers
 from service.queue import actors, broker
@@ -92,6 +92,7 @@ class Runtime:
             self.followups,
             self.schedule_followup,
             followup_delay=timedelta(seconds=settings.followup_delay_seconds),
+            resources=followup_resources(reports=settings.fetch_reports),
         )
         acting = ActionHandlers(settings.apps, self.actions, self.schedule_action)
         handlers = live.handlers()
@@ -153,6 +154,7 @@ class Runtime:
             self.zoom.for_account,
             account_id=settings.zoom_account_id or (accounts[0] if len(accounts) == 1 else None),
             accounts=accounts,
+            resources=followup_resources(reports=settings.fetch_reports),
         )
         self._workers: Workers | None = None
         self._download_workers: Workers | None = None

@@ -38,6 +38,7 @@ ENV_VARS: dict[str, tuple[str, str, object]] = {
     "ZOOMHOOKS_MAX_ATTEMPTS": ("max_attempts", "3", 3),
     "ZOOMHOOKS_WORKER_THREADS": ("worker_threads", "9", 9),
     "ZOOMHOOKS_PROCESS_ON_INGEST": ("process_on_ingest", "false", False),
+    "ZOOMHOOKS_FETCH_REPORTS": ("fetch_reports", "false", False),
     "ZOOMHOOKS_DB_POOL_SIZE": ("db_pool_size", "25", 25),
     "ZOOMHOOKS_QUEUE_PREFIX": ("queue_prefix", "staging.zh", "staging.zh"),
     "ZOOMHOOKS_LOG_LEVEL": ("log_level", "debug", "DEBUG"),

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select
 
-from service.processing.live import FOLLOWUP_RESOURCES
+from service.processing.live import FOLLOWUP_RESOURCES, Resources
 from service.processing.shape import zoom_time
 from service.storage import records
 from service.storage.followups import Followups
@@ -68,10 +68,12 @@ class Backfiller:
         *,
         account_id: str | None,
         accounts: Sequence[str] = (),
+        resources: Resources = FOLLOWUP_RESOURCES,
     ) -> None:
         self.engine = engine
         self.jobs = jobs
         self.client_for = client_for
+        self.resources = resources
         #: The default account, for numbers and UUIDs no event tied to an account; None when
         #: several accounts have credentials and none is the environment's.
         self.account_id = account_id
@@ -197,7 +199,7 @@ class Backfiller:
                 conn,
                 instance_uuid=instance.uuid,
                 kind=instance.kind,
-                resources=FOLLOWUP_RESOURCES[instance.kind],
+                resources=self.resources[instance.kind],
                 account_id=instance.account_id or self.account_id,
                 inbox_id=None,
                 first_attempt_at=utcnow(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from service.processing.handlers import Context, Handler, Outcome
@@ -30,6 +30,23 @@ FOLLOWUP_RESOURCES = {
     "webinar": ("participants", "absentees", "qa", "polls", "registrants", "report", "details"),
     "meeting": ("participants", "qa", "polls", "report", "details"),
 }
+#: The jobs that need the report scope and a paid plan, which not every account has.
+REPORT_RESOURCES = frozenset({"report", "details"})
+
+#: Follow-up resources by kind of instance.
+Resources = Mapping[str, tuple[str, ...]]
+
+
+def followup_resources(*, reports: bool) -> Resources:
+    """What each kind fetches; without `reports`, none of the report jobs (for accounts that
+    have no report scope or paid plan, whose report jobs would only ever fail)."""
+    if reports:
+        return FOLLOWUP_RESOURCES
+    return {
+        kind: tuple(r for r in resources if r not in REPORT_RESOURCES)
+        for kind, resources in FOLLOWUP_RESOURCES.items()
+    }
+
 
 #: Enqueue a follow-up job to run no earlier than the given time.
 Schedule = Callable[[int, datetime], None]
@@ -37,11 +54,17 @@ Schedule = Callable[[int, datetime], None]
 
 class LiveHandlers:
     def __init__(
-        self, followups: Followups, schedule: Schedule, *, followup_delay: timedelta
+        self,
+        followups: Followups,
+        schedule: Schedule,
+        *,
+        followup_delay: timedelta,
+        resources: Resources = FOLLOWUP_RESOURCES,
     ) -> None:
         self.followups = followups
         self.schedule = schedule
         self.followup_delay = followup_delay
+        self.resources = resources
 
     def handlers(self) -> dict[str, Handler]:
         table: dict[str, Handler] = {}
@@ -73,7 +96,7 @@ class LiveHandlers:
             ctx.conn,
             instance_uuid=str(ctx.event.object["uuid"]),
             kind=kind,
-            resources=FOLLOWUP_RESOURCES[kind],
+            resources=self.resources[kind],
             account_id=ctx.event.account_id,
             inbox_id=ctx.inbox_id,
             app=ctx.app,

@@ -289,6 +289,24 @@ def test_a_missing_report_scope_or_plan_is_named_and_the_rest_completes(
     assert fake_zoom.fake.calls("reportWebinarDetails") == 1
 
 
+def test_without_reports_no_report_job_is_created_live_or_by_backfill(
+    make_runtime: MakeRuntime, zoom_settings: dict[str, Any], fake_zoom: RunningFake
+) -> None:
+    """ZOOMHOOKS_FETCH_REPORTS=false: for an account with no report scope or paid plan, whose
+    report jobs would fail once per instance (and raise an alert each time)."""
+    runtime = make_runtime(**zoom_settings, fetch_reports=False)
+    inst = fake_zoom.fake.world.add_webinar(WEBINAR_ID, participants=20, absentees=3, seed=1)
+    runtime.start_workers()
+    ingest(runtime, ended("webinar", inst))
+    wait_until(lambda: finished(runtime, WEBINAR_JOBS - 2), timeout=60)
+    assert set(jobs(runtime)) == {"participants", "absentees", "qa", "polls", "registrants"}
+    assert {s for s, _, _ in jobs(runtime).values()} == {"done"}
+    (found,) = runtime.backfiller.instances("webinar", str(WEBINAR_ID))
+    assert runtime.backfiller.create(found) == []  # every job it would make exists already
+    calls = ("reportWebinarParticipants", "reportWebinarDetails")
+    assert [fake_zoom.fake.calls(c) for c in calls] == [0, 0]
+
+
 def test_not_ready_and_429_on_the_new_endpoints(
     make_runtime: MakeRuntime, zoom_settings: dict[str, Any], fake_zoom: RunningFake
 ) -> None:
