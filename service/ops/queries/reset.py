@@ -9,13 +9,33 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, Table, update
 
 from service.storage.models import followups, recording_downloads, webhook_events
 
 #: What "long ago" means for the sweepers: older than any sweep_after could be.
 STALE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _reset(
+    conn: Connection,
+    table: Table,
+    ids: Sequence[int],
+    from_statuses: Collection[str],
+    values: dict[str, Any],
+) -> list[int]:
+    if not ids:
+        return []
+    c = table.c
+    statement = (
+        update(table)
+        .where(c.id.in_(ids), c.status.in_(list(from_statuses)))
+        .values(**values, attempts=0, updated_at=STALE)
+        .returning(c.id)
+    )
+    return sorted(conn.execute(statement).scalars())
 
 
 def reset_events(
@@ -25,38 +45,16 @@ def reset_events(
 
     `last_error` is kept, for the record, until the next attempt overwrites or clears it.
     """
-    if not ids:
-        return []
-    c = webhook_events.c
-    statement = (
-        update(webhook_events)
-        .where(c.id.in_(ids), c.status.in_(list(from_statuses)))
-        .values(status="received", attempts=0, processed_at=None, updated_at=STALE)
-        .returning(c.id)
-    )
-    return sorted(conn.execute(statement).scalars())
+    values = {"status": "received", "processed_at": None}
+    return _reset(conn, webhook_events, ids, from_statuses, values)
 
 
 def reset_followups(
     conn: Connection, ids: Sequence[int], *, from_statuses: Collection[str]
 ) -> list[int]:
     """Back to `pending`, due now, with a fresh attempt budget; returns the ids reset."""
-    if not ids:
-        return []
-    c = followups.c
-    statement = (
-        update(followups)
-        .where(c.id.in_(ids), c.status.in_(list(from_statuses)))
-        .values(
-            status="pending",
-            attempts=0,
-            next_attempt_at=None,
-            fetched_at=None,
-            updated_at=STALE,
-        )
-        .returning(c.id)
-    )
-    return sorted(conn.execute(statement).scalars())
+    values = {"status": "pending", "next_attempt_at": None, "fetched_at": None}
+    return _reset(conn, followups, ids, from_statuses, values)
 
 
 def reset_downloads(
@@ -64,19 +62,5 @@ def reset_downloads(
 ) -> list[int]:
     """Recording downloads back to `pending`, due now, with a fresh attempt budget; returns
     the ids reset. A part already stored stays, so the next attempt resumes it."""
-    if not ids:
-        return []
-    c = recording_downloads.c
-    statement = (
-        update(recording_downloads)
-        .where(c.id.in_(ids), c.status.in_(list(from_statuses)))
-        .values(
-            status="pending",
-            attempts=0,
-            next_attempt_at=None,
-            finished_at=None,
-            updated_at=STALE,
-        )
-        .returning(c.id)
-    )
-    return sorted(conn.execute(statement).scalars())
+    values = {"status": "pending", "next_attempt_at": None, "finished_at": None}
+    return _reset(conn, recording_downloads, ids, from_statuses, values)
