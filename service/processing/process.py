@@ -118,22 +118,10 @@ class Processor:
             names = {row.id: row.event for row in claimed}
             for row_id, outcome in outcomes.items():
                 results[row_id] = Result(outcome)
-                metrics.EVENTS_PROCESSED.labels(names[row_id], outcome).inc()
-                log.debug(
-                    "inbox %s (%s) %s",
-                    row_id,
-                    names[row_id],
-                    outcome,
-                    extra={"inbox_id": row_id, "event": names[row_id]},
-                )
+                _counted(row_id, names[row_id], outcome)
             retries = self._fail(failures, owner, results)
             errors = {row.id: _error(exc) for row, exc in failures}
-        for action in after_commit:
-            try:
-                action()
-            except Exception:
-                # Committed is what counts: the sweepers pick up whatever was not enqueued.
-                log.warning("after-commit action failed", exc_info=True)
+        _run_after_commit(after_commit)
         return Processed(results, retries, errors)
 
     def process_fresh(self, conn: Connection, rows: Sequence[tuple[int, NewEvent]]) -> Settled:
@@ -153,12 +141,7 @@ class Processor:
                         if isinstance(new.parsed, events.Event)
                         else events.parse(new.body.encode("utf-8", "surrogatepass"))
                     )
-                    handler = self.handlers.get(event.name)
-                    outcome: Outcome = (
-                        "ignored"
-                        if handler is None
-                        else handler(Context(conn, row_id, event, actions, new.app))
-                    )
+                    outcome = self._dispatch(Context(conn, row_id, event, actions, new.app))
                     outcomes[row_id] = (event.name, outcome)
                 self.inbox.finish_fresh(conn, {i: o for i, (_, o) in outcomes.items()})
         except Exception as exc:
@@ -169,27 +152,18 @@ class Processor:
     def after_commit(self, settled: Settled) -> None:
         """What follows the commit of `process_fresh`'s rows: counts and queued jobs."""
         for row_id, (name, outcome) in settled.outcomes.items():
-            metrics.EVENTS_PROCESSED.labels(name, outcome).inc()
-            log.debug(
-                "inbox %s (%s) %s", row_id, name, outcome, extra={"inbox_id": row_id, "event": name}
-            )
-        for action in settled.actions:
-            try:
-                action()
-            except Exception:
-                # Committed is what counts: the sweepers pick up whatever was not enqueued.
-                log.warning("after-commit action failed", exc_info=True)
+            _counted(row_id, name, outcome)
+        _run_after_commit(settled.actions)
 
     def _handle(
         self, conn: Connection, row: Claimed, after_commit: list[Callable[[], None]]
     ) -> Outcome:
         event = events.parse(row.body.encode("utf-8", "surrogatepass"))
-        handler = self.handlers.get(event.name)
-        return (
-            "ignored"
-            if handler is None
-            else handler(Context(conn, row.id, event, after_commit, row.app))
-        )
+        return self._dispatch(Context(conn, row.id, event, after_commit, row.app))
+
+    def _dispatch(self, ctx: Context) -> Outcome:
+        handler = self.handlers.get(ctx.event.name)
+        return "ignored" if handler is None else handler(ctx)
 
     def _together(
         self, claimed: Sequence[Claimed], owner: str, after_commit: list[Callable[[], None]]
@@ -263,3 +237,17 @@ def _error(exc: Exception) -> str:
     if isinstance(exc, SQLAlchemyError):
         return describe(exc)
     return f"{type(exc).__name__}: {exc}"
+
+
+def _counted(row_id: int, name: str, outcome: Outcome) -> None:
+    metrics.EVENTS_PROCESSED.labels(name, outcome).inc()
+    log.debug("inbox %s (%s) %s", row_id, name, outcome, extra={"inbox_id": row_id, "event": name})
+
+
+def _run_after_commit(actions: Sequence[Callable[[], None]]) -> None:
+    for action in actions:
+        try:
+            action()
+        except Exception:
+            # Committed is what counts: the sweepers pick up whatever was not enqueued.
+            log.warning("after-commit action failed", exc_info=True)
