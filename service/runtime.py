@@ -88,11 +88,12 @@ class Runtime:
             max_attempts=settings.max_attempts,
             heartbeat=self.heartbeat,
         )
+        resources = followup_resources(reports=settings.fetch_reports)
         live = LiveHandlers(
             self.followups,
             self.schedule_followup,
             followup_delay=timedelta(seconds=settings.followup_delay_seconds),
-            resources=followup_resources(reports=settings.fetch_reports),
+            resources=resources,
         )
         acting = ActionHandlers(settings.apps, self.actions, self.schedule_action)
         handlers = live.handlers()
@@ -154,7 +155,7 @@ class Runtime:
             self.zoom.for_account,
             account_id=settings.zoom_account_id or (accounts[0] if len(accounts) == 1 else None),
             accounts=accounts,
-            resources=followup_resources(reports=settings.fetch_reports),
+            resources=resources,
         )
         self._workers: Workers | None = None
         self._download_workers: Workers | None = None
