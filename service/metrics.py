@@ -158,8 +158,15 @@ GOVERNOR_WAIT = Histogram(
 GOVERNOR_DEFERRED = Counter(
     "zoomhooks_governor_deferred_total",
     "Jobs the governor sent back to wait as a delayed message: pace (the next slot was too far "
-    "off) or daily (the day's budget is spent).",
+    "off), daily (the day's budget is spent) or late (slots missed again and again).",
     ["account_id", "category", "reason"],
+    registry=REGISTRY,
+)
+GOVERNOR_MISSED = Counter(
+    "zoomhooks_governor_missed_slots_total",
+    "Slots let go because the call reached them too late (a slow store or a stalled worker); "
+    "the call took the next slot instead of bunching with the calls behind it.",
+    ["account_id", "category"],
     registry=REGISTRY,
 )
 GOVERNOR_SLOWDOWNS = Counter(

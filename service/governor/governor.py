@@ -28,6 +28,13 @@ log = logging.getLogger(__name__)
 #: (seconds). Short enough to keep threads free, long enough that a paginated listing is not
 #: abandoned (its page token lives 15 minutes) for an ordinary wait.
 DEFAULT_MAX_SLEEP = 10.0
+#: A call that reaches its slot later than this (a slow store, a stalled process) lets the
+#: slot go and takes the next one: going late would bunch it with the calls behind it, and the
+#: spacing margin only absorbs so much lateness (seconds).
+DEFAULT_LATE_TOLERANCE = 0.05
+#: Slots missed in a row before the job waits as a delayed message instead (the machine or
+#: the store is too slow to keep the pace now).
+DEFAULT_MAX_MISSED_SLOTS = 3
 
 
 class Governor:
@@ -38,6 +45,7 @@ class Governor:
         *,
         default: Budget,
         max_sleep: float = DEFAULT_MAX_SLEEP,
+        late_tolerance: float = DEFAULT_LATE_TOLERANCE,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -46,6 +54,7 @@ class Governor:
         self.budgets = dict(budgets)
         self.default = default
         self.max_sleep = max_sleep
+        self.late_tolerance = late_tolerance
         self._clock = clock
         self._sleep = sleep
 
@@ -65,26 +74,7 @@ class Governor:
             return
         budget = self.budget(account_id)
         labels = (account_id, category.value)
-        slot = self._update(
-            _pace_key(account_id, category),
-            lambda state: _reserve(
-                state,
-                now=self._clock(),
-                interval=budget.interval(category),
-                max_wait=self.max_sleep,
-            ),
-        )
-        metrics.GOVERNOR_RATE.labels(*labels).set(1.0 / slot.interval)
-        if not slot.taken:
-            metrics.GOVERNOR_DEFERRED.labels(*labels, "pace").inc()
-            raise Throttled(
-                slot.wait,
-                category.value,
-                daily=False,
-                advice=f"The {category.value} budget of account {account_id} "
-                f"({budget.rates[category]:g}/s, {budget.describe()}) is taken for the next "
-                f"{slot.wait:.0f}s; the job waits.",
-            )
+        slot = self._slot(account_id, category, budget)
         # The daily count is taken while the slot approaches, not after it: between the slot
         # and the call there must be nothing but the sleep. A refusal leaves the slot unused.
         cap = budget.daily.get(category)
@@ -104,12 +94,51 @@ class Governor:
                     f"({cap.calls} calls, {budget.share:.0%} of the plan's cap); the job waits "
                     "for 00:00 UTC.",
                 )
-        if slot.wait > 0:
-            metrics.GOVERNOR_WAIT.labels(*labels).observe(slot.wait)
-        # Until the slot's moment, however long the store took to answer.
-        remaining = slot.at - self._clock()
-        if remaining > 0:
-            self._sleep(remaining)
+        for _ in range(DEFAULT_MAX_MISSED_SLOTS):
+            if slot.wait > 0:
+                metrics.GOVERNOR_WAIT.labels(*labels).observe(slot.wait)
+            # Until the slot's moment, however long the store took to answer.
+            remaining = slot.at - self._clock()
+            if remaining > 0:
+                self._sleep(remaining)
+            if self._clock() - slot.at <= self.late_tolerance:
+                return
+            metrics.GOVERNOR_MISSED.labels(*labels).inc()
+            slot = self._slot(account_id, category, budget)
+        metrics.GOVERNOR_DEFERRED.labels(*labels, "late").inc()
+        raise Throttled(
+            1.0,
+            category.value,
+            daily=False,
+            advice=f"The last {DEFAULT_MAX_MISSED_SLOTS} {category.value} slots of account "
+            f"{account_id} were reached more than {self.late_tolerance * 1000:.0f} ms late "
+            "(a slow rate-limit store or an overloaded worker); the job waits.",
+        )
+
+    def _slot(self, account_id: str, category: RateLimitCategory, budget: Budget) -> pace.Slot:
+        """Reserve the next slot of the shared pace, or raise `Throttled` when it is too far."""
+        slot = self._update(
+            _pace_key(account_id, category),
+            lambda state: _reserve(
+                state,
+                now=self._clock(),
+                interval=budget.interval(category),
+                max_wait=self.max_sleep,
+            ),
+        )
+        labels = (account_id, category.value)
+        metrics.GOVERNOR_RATE.labels(*labels).set(1.0 / slot.interval)
+        if not slot.taken:
+            metrics.GOVERNOR_DEFERRED.labels(*labels, "pace").inc()
+            raise Throttled(
+                slot.wait,
+                category.value,
+                daily=False,
+                advice=f"The {category.value} budget of account {account_id} "
+                f"({budget.rates[category]:g}/s, {budget.describe()}) is taken for the next "
+                f"{slot.wait:.0f}s; the job waits.",
+            )
+        return slot
 
     def rate_limited(
         self, account_id: str, category_name: str, retry_after: float, *, daily: bool

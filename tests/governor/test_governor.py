@@ -189,3 +189,40 @@ def test_a_broken_store_is_a_transient_error_not_an_unpaced_call() -> None:
         gov.acquire("acct", "Medium")
     assert caught.value.outcome is Outcome.TRANSIENT
     gov.rate_limited("acct", "Medium", 1.0, daily=False)  # logged, never raised
+
+
+def test_a_slot_reached_too_late_is_let_go_for_the_next_one() -> None:
+    # The second reservation's store answers at 0.2 s, 100 ms past its slot: going then, the
+    # second call would go at the same moment as the third (slot 0.2). It takes slot 0.2
+    # instead, and the third the one after.
+    clock = Clock(NOON)
+    gov = Governor(
+        SlowStore(clock, [0.0, 0.2, 0.0, 0.0]),
+        {},
+        default=budget(Plan.PRO, 0.5, margin=1.0),  # Medium 10/s
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    missed = metrics.GOVERNOR_MISSED.labels("acct", "Medium")
+    before = missed._value.get()
+    sent = []
+    for _ in range(3):
+        gov.acquire("acct", "Medium")
+        sent.append(round(clock.now - NOON, 6))
+    assert sent == [0.0, 0.2, 0.3]
+    assert missed._value.get() == before + 1
+
+
+def test_slots_missed_again_and_again_defer_the_job() -> None:
+    clock = Clock(NOON)
+    gov = Governor(
+        SlowStore(clock, [0.0] + [0.5] * 4),
+        {},
+        default=budget(Plan.PRO, 0.5, margin=1.0),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    gov.acquire("acct", "Medium")
+    with pytest.raises(Throttled) as caught:
+        gov.acquire("acct", "Medium")
+    assert "late" in str(caught.value)
