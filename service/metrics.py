@@ -158,7 +158,7 @@ GOVERNOR_WAIT = Histogram(
 GOVERNOR_DEFERRED = Counter(
     "zoomhooks_governor_deferred_total",
     "Jobs the governor sent back to wait as a delayed message: pace (the next slot was too far "
-    "off), daily (the day's budget is spent) or late (slots missed again and again).",
+    "off) or daily (the day's budget is spent).",
     ["account_id", "category", "reason"],
     registry=REGISTRY,
 )

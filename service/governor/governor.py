@@ -32,8 +32,8 @@ DEFAULT_MAX_SLEEP = 10.0
 #: slot go and takes the next one: going late would bunch it with the calls behind it, and the
 #: spacing margin only absorbs so much lateness (seconds).
 DEFAULT_LATE_TOLERANCE = 0.05
-#: Slots missed in a row before the job waits as a delayed message instead (the machine or
-#: the store is too slow to keep the pace now).
+#: Slots let go in a row before a call goes late anyway, with a warning (the machine or the
+#: store is too slow to keep the pace now).
 DEFAULT_MAX_MISSED_SLOTS = 3
 
 
@@ -94,25 +94,29 @@ class Governor:
                     f"({cap.calls} calls, {budget.share:.0%} of the plan's cap); the job waits "
                     "for 00:00 UTC.",
                 )
-        for _ in range(DEFAULT_MAX_MISSED_SLOTS):
+        for missed in range(DEFAULT_MAX_MISSED_SLOTS + 1):
             if slot.wait > 0:
                 metrics.GOVERNOR_WAIT.labels(*labels).observe(slot.wait)
             # Until the slot's moment, however long the store took to answer.
             remaining = slot.at - self._clock()
             if remaining > 0:
                 self._sleep(remaining)
-            if self._clock() - slot.at <= self.late_tolerance:
+            late = self._clock() - slot.at
+            if late <= self.late_tolerance:
                 return
+            if missed == DEFAULT_MAX_MISSED_SLOTS:
+                break
             metrics.GOVERNOR_MISSED.labels(*labels).inc()
             slot = self._slot(account_id, category, budget)
-        metrics.GOVERNOR_DEFERRED.labels(*labels, "late").inc()
-        raise Throttled(
-            1.0,
+        # Deferring now would restart the job's listing from its first page, spending more of
+        # the budget than one late call does.
+        log.warning(
+            "%s call of account %s goes %.0f ms after its slot: %d slots in a row were reached "
+            "late (a slow rate-limit store or an overloaded worker)",
             category.value,
-            daily=False,
-            advice=f"The last {DEFAULT_MAX_MISSED_SLOTS} {category.value} slots of account "
-            f"{account_id} were reached more than {self.late_tolerance * 1000:.0f} ms late "
-            "(a slow rate-limit store or an overloaded worker); the job waits.",
+            account_id,
+            late * 1000,
+            DEFAULT_MAX_MISSED_SLOTS + 1,
         )
 
     def _slot(self, account_id: str, category: RateLimitCategory, budget: Budget) -> pace.Slot:
