@@ -295,7 +295,7 @@ def worker(sweeper: bool, ops_port: int | None) -> None:
                 ops_port,
                 lambda p: ProbeServer(
                     p,
-                    exposition=metrics.exposition,
+                    metrics=metrics.Scrape(),
                     probes={"/livez": liveness(runtime.worker_problems)},
                 ),
             )
@@ -352,7 +352,7 @@ def listen(ops_port: int | None) -> None:
                 ops_port,
                 lambda p: ProbeServer(
                     p,
-                    exposition=metrics.exposition,
+                    metrics=metrics.Scrape(),
                     probes={
                         "/livez": liveness(listeners.problems),
                         "/readyz": readiness(listeners.unready),

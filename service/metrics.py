@@ -8,7 +8,10 @@ the same from any process, so alert on them from one scrape target (`max by ()`)
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -89,15 +92,18 @@ TOKEN_RENEWALS = Counter(
 )
 
 
-def exposition(*extra: Collector) -> bytes:
-    """This process's counters, then whatever `extra` collectors report (table gauges)."""
-    text = generate_latest(REGISTRY)
-    if extra:
-        more = CollectorRegistry(auto_describe=False)
-        for collector in extra:
-            more.register(collector)
-        text += generate_latest(more)
-    return text
+class Scrape:
+    """What one `/metrics` answer renders: this process's counters, then whatever `extra`
+    collectors report (table gauges). One collector, so every exposition format (Prometheus
+    text, OpenMetrics with its single `# EOF`) renders it whole."""
+
+    def __init__(self, *extra: Collector) -> None:
+        self.extra = extra
+
+    def collect(self) -> Iterator[Metric]:
+        yield from REGISTRY.collect()
+        for collector in self.extra:
+            yield from collector.collect()
 
 
 # Labelled series exist only after their first increment, and rate() cannot see that one:

@@ -268,7 +268,7 @@ class Runtime:
         return ProbeServer(
             port,
             host=host,
-            exposition=lambda: metrics.exposition(gauges),
+            metrics=metrics.Scrape(gauges),
             probes={
                 # A delivery whose enqueue fails is still stored and answered 200 (the sweeper
                 # enqueues it later), so a broker outage must not take web pods out of rotation.

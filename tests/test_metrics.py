@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from prometheus_client.openmetrics.parser import (
+    text_string_to_metric_families as openmetrics_families,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.devtools.fakezoom import RunningFake
@@ -149,3 +152,22 @@ def test_the_table_gauges_are_read_once_per_ttl(make_runtime: MakeRuntime) -> No
     now[0] += 2
     list(collector.collect())
     assert len(statements) == 2 * read
+
+
+def test_prometheus_scrapes_openmetrics_gzipped_with_the_table_gauges(
+    make_runtime: MakeRuntime, database_url: str
+) -> None:
+    runtime = make_runtime(database_url=database_url, gauge_ttl_seconds=0)
+    accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
+    with ops_server(runtime) as ops:
+        response = httpx.get(
+            f"{ops}/metrics", headers={"Accept": accept, "Accept-Encoding": "gzip"}, timeout=10
+        )
+    assert response.headers["content-type"].startswith("application/openmetrics-text")
+    assert response.headers["content-encoding"] == "gzip"
+    # The process's counters and the database's gauges in one exposition, with one `# EOF`.
+    assert response.text.count("# EOF") == 1
+    # The OpenMetrics parser is strict (one EOF, ordered families) but untyped.
+    parsed = openmetrics_families(response.text)  # type: ignore[no-untyped-call]
+    families = {family.name for family in parsed}
+    assert {"zoomhooks_webhooks_rejected", "zoomhooks_inbox_events"} <= families

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter
 
 from service.probe import ProbeServer, liveness, readiness
 from service.readiness import NotReady, Readiness
@@ -28,7 +28,7 @@ def probe(problems: list[str], unready: list[str]) -> Iterator[str]:
     Counter("probe_test_total", "A counter.", registry=registry).inc(3)
     server = ProbeServer(
         0,
-        exposition=lambda: generate_latest(registry),
+        metrics=registry,
         probes={
             "/livez": liveness(lambda: list(problems)),
             "/readyz": readiness(lambda: list(unready)),
@@ -47,6 +47,22 @@ def test_metrics_are_served_as_prometheus_text(probe: str) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     assert "probe_test_total 3.0" in response.text
+
+
+def test_prometheus_gets_openmetrics_and_gzip_when_it_asks(probe: str) -> None:
+    response = httpx.get(
+        probe + "/metrics",
+        headers={
+            "Accept": "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+            "Accept-Encoding": "gzip",
+        },
+        timeout=5,
+    )
+    assert response.headers["content-type"].startswith("application/openmetrics-text")
+    assert response.headers["content-encoding"] == "gzip"
+    assert int(response.headers["content-length"]) < len(response.content)  # decoded by httpx
+    assert "probe_test_total 3.0" in response.text
+    assert response.text.endswith("# EOF\n")
 
 
 def test_livez_says_live_then_names_what_wedged_the_worker(probe: str, problems: list[str]) -> None:
@@ -76,7 +92,7 @@ def test_unknown_paths_are_404_and_only_reads_are_allowed(probe: str) -> None:
 
 def test_a_process_without_readiness_has_no_readyz() -> None:
     server = ProbeServer(
-        0, exposition=lambda: b"", probes={"/livez": liveness(list)}, host="127.0.0.1"
+        0, metrics=CollectorRegistry(), probes={"/livez": liveness(list)}, host="127.0.0.1"
     )
     server.start()
     try:
