@@ -127,5 +127,5 @@ class LiveHandlers:
         if row is None:
             log.warning("inbox %s: %s without a recording uuid", ctx.inbox_id, ctx.event.name)
             return "ignored"
-        records.upsert_recording(ctx.conn, row, list(recording_file_rows(ctx.event, ctx.inbox_id)))
+        ctx.writes.recording(row, list(recording_file_rows(ctx.event, ctx.inbox_id)))
         return "done"

@@ -3,16 +3,17 @@
 A row processed on its own writes as its handler runs. A batch of rows in one transaction
 (processing on ingest, a worker's batch) gathers them and writes them at the end, one
 executemany per table: one statement per handler call cost more CPU than the database work
-(bench/ingest). The tables written this way have no foreign keys and no handler reads them
-back, so writing a table's rows together, in their order, leaves what writing them one by one
-would. A failure surfaces at `flush`, inside the batch's transaction, which then rolls back as
-a whole, as a handler's failure would.
+(bench/ingest). The tables gathered have no foreign keys and no handler reads them back,
+so writing a table's rows together, in their order, leaves what writing them one by one
+would. (A recording's files are written at once: the download handler updates them.) A
+failure surfaces at `flush`, inside the batch's transaction, which then rolls back as a
+whole, as a handler's failure would.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -37,6 +38,10 @@ class Writes:
 
     def timeline(self, row: records.Row) -> None:
         records.add_participant_event(self.conn, row)
+
+    def recording(self, row: records.Row, files: Sequence[records.Row]) -> None:
+        """At once, gathered or not: the download handler marks the files it queues."""
+        records.upsert_recording(self.conn, row, files)
 
     def followups(self, jobs: Followups, request: NewFollowups, schedule: Schedule) -> None:
         """Create the jobs not created yet; `schedule` each new one once committed."""

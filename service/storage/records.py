@@ -11,7 +11,17 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Select, Table, bindparam, case, func, select
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    Select,
+    Table,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -247,8 +257,9 @@ DOWNLOAD_COLUMNS = frozenset(
 
 
 def _newer(table: Table, insert: Any) -> Any:
+    # A literal, not a bound 0: the statement goes to the driver with the columns' values only.
     return table.c.event_ts.is_(None) | (
-        func.coalesce(insert.excluded.event_ts, 0) >= table.c.event_ts
+        func.coalesce(insert.excluded.event_ts, literal_column("0")) >= table.c.event_ts
     )
 
 
@@ -267,25 +278,33 @@ def _newest_wins(dialect: str, table: Table, key: str, skip: frozenset[str]) -> 
 
 
 @functools.cache
-def _recording_upsert(dialect: str) -> Insert:
-    return _newest_wins(dialect, recordings, "uuid", frozenset({"id", "created_at"}))
+def _recording_statement(dialect: Dialect) -> DriverStatement:
+    upsert = _newest_wins(dialect.name, recordings, "uuid", frozenset({"id", "created_at"}))
+    names = [name for name in _columns(recordings) if name != "id"]
+    return DriverStatement.compile(upsert, dialect, names)
 
 
 @functools.cache
-def _recording_file_upsert(dialect: str) -> Insert:
-    return _newest_wins(dialect, recording_files, "id", DOWNLOAD_COLUMNS)
+def _recording_file_statement(dialect: Dialect) -> DriverStatement:
+    upsert = _newest_wins(dialect.name, recording_files, "id", DOWNLOAD_COLUMNS)
+    return DriverStatement.compile(upsert, dialect, _columns(recording_files))
 
 
 def upsert_recording(conn: Connection, row: Row, files: Sequence[Row]) -> None:
     """A recording and its files; an older or repeated delivery changes nothing, and the
     local-copy state of a file survives every redelivery."""
+    upsert_recordings(conn, [(row, files)])
+
+
+def upsert_recordings(conn: Connection, recorded: Sequence[tuple[Row, Sequence[Row]]]) -> None:
+    """`upsert_recording` for many (recording, files), in order: one executemany for the
+    recordings, one for their files (the local-copy columns, left out, are NULL on a new file
+    and untouched on a stored one)."""
+    if not recorded:
+        return
     now = utcnow()
-    conn.execute(
-        _recording_upsert(conn.dialect.name), {**row, "created_at": now, "updated_at": now}
-    )
+    rows = [{**row, "created_at": now, "updated_at": now} for row, _ in recorded]
+    _recording_statement(conn.dialect).executemany(conn, rows)
+    files = [{**f, "updated_at": now} for _, fs in recorded for f in fs]
     if files:
-        blank = dict.fromkeys(DOWNLOAD_COLUMNS)
-        conn.execute(
-            _recording_file_upsert(conn.dialect.name),
-            [{**blank, **f, "updated_at": now} for f in files],
-        )
+        _recording_file_statement(conn.dialect).executemany(conn, files)

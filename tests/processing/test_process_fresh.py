@@ -181,8 +181,9 @@ def test_a_batch_writes_each_live_table_once_however_many_rows_it_has(inbox: Inb
     writer = Writer(inbox)
     try:
         small, few = store_and_process(writer, [new_event(joined(1)), new_event(ended(1))])
-        many = [new_event(joined(n)) for n in range(10, 40)] + [
-            new_event(ended(n)) for n in range(10, 14)
+        many = [
+            *(new_event(joined(n)) for n in range(10, 40)),
+            *(new_event(ended(n)) for n in range(10, 14)),
         ]
         large, more = store_and_process(writer, many)
     finally:

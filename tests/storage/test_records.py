@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from service.storage import db, migrate, records
-from service.storage.models import instances, participant_events
+from service.storage.models import instances, participant_events, recording_files, recordings
 from service.storage.records import KindConflict
 
 
@@ -71,3 +71,46 @@ def test_many_timeline_entries_once_each(engine: Engine) -> None:
     with engine.connect() as conn:
         found = conn.execute(select(participant_events.c.inbox_id)).scalars().all()
     assert sorted(found) == [1, 2, 3]
+
+
+def recording(event_ts: int, **fields: Any) -> dict[str, Any]:
+    return {"uuid": "r==", "event_ts": event_ts, "inbox_id": event_ts, **fields}
+
+
+def file(event_ts: int, **fields: Any) -> dict[str, Any]:
+    keys = {"id": "f1", "recording_uuid": "r==", "participant_audio": False}
+    return {**keys, "event_ts": event_ts, **fields}
+
+
+#: The transcript event (newer, fewer fields), the completed event late, then a redelivery.
+RECORDINGS = [
+    (recording(20, download_token="t20"), [file(20)]),
+    (recording(10, topic="T", download_token="t10", total_size=5), [file(10)]),
+    (recording(30, host_id="h"), [file(30, status="completed", file_size=7)]),
+]
+
+
+def recordings_stored(engine: Engine) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    with engine.connect() as conn:
+        for table in (recordings, recording_files):
+            skip = ("id", "pk", "created_at", "updated_at")
+            columns = [c for c in table.columns if c.name not in skip]
+            found.extend(dict(r._mapping) for r in conn.execute(select(*columns)))
+    return found
+
+
+def test_many_recordings_merge_as_one_by_one(engine: Engine, tmp_path: Any) -> None:
+    reference = db.create(f"sqlite:///{tmp_path / 'one-by-one.sqlite3'}")
+    migrate.upgrade(reference)
+    for row, files in RECORDINGS:
+        with reference.begin() as conn:
+            records.upsert_recording(conn, row, files)
+    with engine.begin() as conn:
+        records.upsert_recordings(conn, RECORDINGS)
+    found = recordings_stored(engine)
+    assert found == recordings_stored(reference)
+    rec = found[0]
+    # The newest wins; what it lacks, earlier events filled in.
+    assert (rec["download_token"], rec["host_id"], rec["event_ts"]) == ("t20", "h", 30)
+    assert found[1]["status"] == "completed" and found[1]["download_state"] is None
