@@ -12,6 +12,7 @@ from typing import Literal
 
 from sqlalchemy import Connection
 
+from service.processing.writes import Writes
 from service.webhooks.events import Event
 
 Outcome = Literal["done", "ignored"]
@@ -26,6 +27,12 @@ class Context:
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     #: The configured Zoom app whose secret verified the event.
     app: str | None = None
+    #: Gathers the live tables' writes of a batch of rows; without it they go straight in.
+    batch: Writes | None = None
+
+    @property
+    def writes(self) -> Writes:
+        return self.batch if self.batch is not None else Writes(self.conn, self.after_commit)
 
 
 Handler = Callable[[Context], Outcome]

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import timedelta
 
 from service.processing.handlers import Context, Handler, Outcome
 from service.processing.shape import (
@@ -19,8 +18,9 @@ from service.processing.shape import (
     registrant_row,
 )
 from service.processing.shape_reports import answer_rows
+from service.processing.writes import Schedule
 from service.storage import records, registrants
-from service.storage.followups import Followups
+from service.storage.followups import Followups, NewFollowups
 from service.storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,6 @@ def followup_resources(*, reports: bool) -> Resources:
         kind: tuple(r for r in resources if r not in REPORT_RESOURCES)
         for kind, resources in FOLLOWUP_RESOURCES.items()
     }
-
-
-#: Enqueue a follow-up job to run no earlier than the given time.
-Schedule = Callable[[int, datetime], None]
 
 
 class LiveHandlers:
@@ -84,7 +80,7 @@ class LiveHandlers:
         if row is None:
             log.warning("inbox %s: %s without an instance uuid", ctx.inbox_id, ctx.event.name)
             return "ignored"
-        records.upsert_instance(ctx.conn, row, ctx.inbox_id)
+        ctx.writes.instance(row, ctx.inbox_id)
         return "done"
 
     def ended(self, ctx: Context) -> Outcome:
@@ -92,8 +88,7 @@ class LiveHandlers:
             return "ignored"
         kind = kind_of(ctx.event.name)
         assert kind is not None
-        created = self.followups.create(
-            ctx.conn,
+        request = NewFollowups(
             instance_uuid=str(ctx.event.object["uuid"]),
             kind=kind,
             resources=self.resources[kind],
@@ -102,8 +97,7 @@ class LiveHandlers:
             app=ctx.app,
             first_attempt_at=utcnow() + self.followup_delay,
         )
-        for followup_id, at in created:
-            ctx.after_commit.append(functools.partial(self.schedule, followup_id, at))
+        ctx.writes.followups(self.followups, request, self.schedule)
         return "done"
 
     def participant(self, ctx: Context) -> Outcome:
@@ -114,8 +108,8 @@ class LiveHandlers:
         instance = instance_row(ctx.event)
         if instance is not None:
             # Only what a participant event knows; coalescing keeps the rest of the instance.
-            records.upsert_instance(ctx.conn, {**instance, "end_time": None}, ctx.inbox_id)
-        records.add_participant_event(ctx.conn, row)
+            ctx.writes.instance({**instance, "end_time": None}, ctx.inbox_id)
+        ctx.writes.timeline(row)
         return "done"
 
     def registrant(self, ctx: Context) -> Outcome:
@@ -133,5 +127,5 @@ class LiveHandlers:
         if row is None:
             log.warning("inbox %s: %s without a recording uuid", ctx.inbox_id, ctx.event.name)
             return "ignored"
-        records.upsert_recording(ctx.conn, row, list(recording_file_rows(ctx.event, ctx.inbox_id)))
+        ctx.writes.recording(row, list(recording_file_rows(ctx.event, ctx.inbox_id)))
         return "done"

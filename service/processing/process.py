@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service import metrics
 from service.processing.handlers import Context, Handler, Outcome
+from service.processing.writes import GatheredWrites, Writes
 from service.storage.errors import describe
 from service.storage.heartbeat import Heartbeat
 from service.storage.inbox import Claimed, Inbox, NewEvent
@@ -135,14 +136,17 @@ class Processor:
         outcomes: dict[int, tuple[str, Outcome]] = {}
         try:
             with conn.begin_nested():
+                batch = GatheredWrites(conn, actions)
                 for row_id, new in rows:
                     event = (
                         new.parsed
                         if isinstance(new.parsed, events.Event)
                         else events.parse(new.body.encode("utf-8", "surrogatepass"))
                     )
-                    outcome = self._dispatch(Context(conn, row_id, event, actions, new.app))
+                    context = Context(conn, row_id, event, actions, new.app, batch=batch)
+                    outcome = self._dispatch(context)
                     outcomes[row_id] = (event.name, outcome)
+                batch.flush()
                 self.inbox.finish_fresh(conn, {i: o for i, (_, o) in outcomes.items()})
         except Exception as exc:
             log.info("%s new inbox rows left to the workers: %s", len(rows), _error(exc))
@@ -156,10 +160,14 @@ class Processor:
         _run_after_commit(settled.actions)
 
     def _handle(
-        self, conn: Connection, row: Claimed, after_commit: list[Callable[[], None]]
+        self,
+        conn: Connection,
+        row: Claimed,
+        after_commit: list[Callable[[], None]],
+        batch: Writes | None = None,
     ) -> Outcome:
         event = events.parse(row.body.encode("utf-8", "surrogatepass"))
-        return self._dispatch(Context(conn, row.id, event, after_commit, row.app))
+        return self._dispatch(Context(conn, row.id, event, after_commit, row.app, batch=batch))
 
     def _dispatch(self, ctx: Context) -> Outcome:
         handler = self.handlers.get(ctx.event.name)
@@ -171,7 +179,9 @@ class Processor:
         """Every row of the batch in one transaction, finished by one UPDATE per outcome."""
         actions: list[Callable[[], None]] = []
         with self.inbox.engine.begin() as conn:
-            outcomes = {row.id: self._handle(conn, row, actions) for row in claimed}
+            batch = GatheredWrites(conn, actions)
+            outcomes = {row.id: self._handle(conn, row, actions, batch) for row in claimed}
+            batch.flush()
             self.inbox.finish_many(conn, outcomes, owner)
         after_commit.extend(actions)
         return outcomes

@@ -19,12 +19,6 @@ from sqlalchemy import Connection, CursorResult, Dialect
 from sqlalchemy.sql.dml import UpdateBase
 
 
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return _sqlite_datetime(value)
-    return value
-
-
 @functools.lru_cache(maxsize=64)
 def _sqlite_datetime(value: datetime) -> str:
     # The text UTCDateTime stores on SQLite (naive UTC); isoformat produces the same format.
@@ -50,7 +44,11 @@ class DriverStatement:
 
     def params(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         if self.sqlite:
-            converted = [_sqlite_value(values.get(n)) for n in self.names]
+            # Inline, not a call per value: this runs for every column of every row.
+            converted = [
+                _sqlite_datetime(v) if isinstance(v, datetime) else v
+                for v in map(values.get, self.names)
+            ]
         else:
             converted = [values.get(n) for n in self.names]
         return (

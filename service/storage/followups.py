@@ -13,13 +13,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, bindparam, func, select
 
+from service.storage.driver import DriverStatement
 from service.storage.inbox import MAX_ERROR_LENGTH
 from service.storage.jobs import JobTable
 from service.storage.lease import DEFAULT_LEASE_SECONDS, LeaseLost
 from service.storage.models import followups
 from service.storage.types import utcnow
+
+#: Most jobs one INSERT creates (an ended webinar asks for 7).
+DEFAULT_CREATE_CHUNK = 64
+CREATE_COLUMNS = (
+    "instance_uuid",
+    "kind",
+    "resource",
+    "account_id",
+    "status",
+    "next_attempt_at",
+    "inbox_id",
+    "app",
+    "created_at",
+    "updated_at",
+)
 
 
 def worker_identity() -> str:
@@ -44,11 +60,27 @@ class Followup:
     owner: str
 
 
+@dataclass(frozen=True, slots=True)
+class NewFollowups:
+    """The jobs one ended instance asks for: one per resource."""
+
+    instance_uuid: str
+    kind: str
+    resources: tuple[str, ...]
+    account_id: str | None
+    inbox_id: int | None
+    first_attempt_at: datetime
+    #: The app whose secret verified the event that asks for them.
+    app: str | None = None
+
+
 class Followups(JobTable):
     def __init__(
         self, engine: Engine, *, lease: timedelta = timedelta(seconds=DEFAULT_LEASE_SECONDS)
     ) -> None:
         super().__init__(engine, followups, lease=lease)
+        # Compiled once per number of jobs (see `service.storage.driver`).
+        self._create: dict[int, DriverStatement] = {}
 
     def create(
         self,
@@ -66,29 +98,63 @@ class Followups(JobTable):
 
         Returns (id, first attempt) of each new job; a job that exists keeps its state.
         """
+        request = NewFollowups(
+            instance_uuid, kind, tuple(resources), account_id, inbox_id, first_attempt_at, app
+        )
+        return [(job_id, at) for _, job_id, at in self.create_many(conn, [request])]
+
+    def create_many(
+        self, conn: Connection, requests: Sequence[NewFollowups]
+    ) -> list[tuple[NewFollowups, int, datetime]]:
+        """`create` for many instances, one INSERT per DEFAULT_CREATE_CHUNK jobs.
+
+        Returns (request, id, first attempt) of each new job, in the order created; a job
+        that exists, or that an earlier request of the same instance created, keeps its state.
+        """
         now = utcnow()
-        created: list[tuple[int, datetime]] = []
-        for resource in resources:
-            new_id = conn.execute(
-                self._insert(followups)
-                .values(
-                    instance_uuid=instance_uuid,
-                    kind=kind,
-                    resource=resource,
-                    account_id=account_id,
-                    status="pending",
-                    next_attempt_at=first_attempt_at,
-                    inbox_id=inbox_id,
-                    app=app,
-                    created_at=now,
-                    updated_at=now,
+        wanted = [(request, resource) for request in requests for resource in request.resources]
+        # Of two requests for one job, the first creates it (the INSERT takes them in order).
+        first: dict[tuple[str, str], NewFollowups] = {}
+        for request, resource in wanted:
+            first.setdefault((request.instance_uuid, resource), request)
+        created: list[tuple[NewFollowups, int, datetime]] = []
+        for start in range(0, len(wanted), DEFAULT_CREATE_CHUNK):
+            chunk = wanted[start : start + DEFAULT_CREATE_CHUNK]
+            values: dict[str, object] = {}
+            for i, (request, resource) in enumerate(chunk):
+                values.update(
+                    {
+                        f"instance_uuid_{i}": request.instance_uuid,
+                        f"kind_{i}": request.kind,
+                        f"resource_{i}": resource,
+                        f"account_id_{i}": request.account_id,
+                        f"status_{i}": "pending",
+                        f"next_attempt_at_{i}": request.first_attempt_at,
+                        f"inbox_id_{i}": request.inbox_id,
+                        f"app_{i}": request.app,
+                        f"created_at_{i}": now,
+                        f"updated_at_{i}": now,
+                    }
                 )
-                .on_conflict_do_nothing(index_elements=["instance_uuid", "resource"])
-                .returning(followups.c.id)
-            ).scalar_one_or_none()
-            if new_id is not None:
-                created.append((new_id, first_attempt_at))
+            for row in self._create_statement(conn, len(chunk)).execute(conn, values):
+                request = first[(row.instance_uuid, row.resource)]
+                created.append((request, row.id, request.first_attempt_at))
+        created.sort(key=lambda job: job[1])
         return created
+
+    def _create_statement(self, conn: Connection, size: int) -> DriverStatement:
+        statement = self._create.get(size)
+        if statement is None:
+            insert = self._insert(followups).values(
+                [{name: bindparam(f"{name}_{i}") for name in CREATE_COLUMNS} for i in range(size)]
+            )
+            created = insert.on_conflict_do_nothing(
+                index_elements=["instance_uuid", "resource"]
+            ).returning(followups.c.id, followups.c.instance_uuid, followups.c.resource)
+            names = [f"{name}_{i}" for i in range(size) for name in CREATE_COLUMNS]
+            statement = DriverStatement.compile(created, conn.dialect, names)
+            self._create[size] = statement
+        return statement
 
     def claim(self, followup_id: int, owner: str) -> Followup | None:
         """Take a due `pending` job (or one whose lease ran out) for `owner`; None if not now."""

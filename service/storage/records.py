@@ -11,7 +11,17 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Table, case, func
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    Select,
+    Table,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -54,14 +64,17 @@ def _columns(table: Table) -> list[str]:
     return [c.name for c in table.columns if c.name not in _SURROGATE]
 
 
+INSTANCE_COLUMNS = tuple(_columns(instances))
+
+
 @functools.cache
-def _instance_upsert(dialect: str) -> Insert:
+def _instance_merge(dialect: str) -> Insert:
     insert = _insert(dialect, instances)
     keep = ("uuid", "kind", "id", "created_at", "inbox_id", "updated_at")
     # Known fields win over unknown ones, so `started` after `ended` loses no end time.
     merged = {
         name: func.coalesce(insert.excluded[name], instances.c[name])
-        for name in _columns(instances)
+        for name in INSTANCE_COLUMNS
         if name not in keep
     }
     updates = {
@@ -69,8 +82,14 @@ def _instance_upsert(dialect: str) -> Insert:
         "inbox_id": func.coalesce(insert.excluded.inbox_id, instances.c.inbox_id),
         "updated_at": insert.excluded.updated_at,
     }
-    upsert = insert.on_conflict_do_update(index_elements=["uuid"], set_=updates)
-    return upsert.returning(instances.c.kind)  # type: ignore[no-any-return]
+    return insert.on_conflict_do_update(  # type: ignore[no-any-return]
+        index_elements=["uuid"], set_=updates
+    )
+
+
+@functools.cache
+def _instance_upsert(dialect: str) -> Insert:
+    return _instance_merge(dialect).returning(instances.c.kind)
 
 
 @functools.cache
@@ -120,9 +139,10 @@ def _fetched_upsert(dialect: str, resource: str) -> Insert:
 
 
 @functools.cache
-def _instance_statement(dialect: Dialect) -> DriverStatement:
-    names = [name for name in _columns(instances) if name != "id"]
-    return DriverStatement.compile(_instance_upsert(dialect.name), dialect, names)
+def _instance_statement(dialect: Dialect, *, returning: bool = True) -> DriverStatement:
+    names = [name for name in INSTANCE_COLUMNS if name != "id"]
+    upsert = (_instance_upsert if returning else _instance_merge)(dialect.name)
+    return DriverStatement.compile(upsert, dialect, names)
 
 
 @functools.cache
@@ -140,19 +160,56 @@ class KindConflict(Exception):
 def upsert_instance(conn: Connection, row: Row, inbox_id: int | None) -> None:
     """Raises KindConflict when the uuid is stored as the other kind (nothing is merged)."""
     now = utcnow()
-    values = dict.fromkeys(_columns(instances))
+    values = dict.fromkeys(INSTANCE_COLUMNS)
     values.update(row, inbox_id=inbox_id, created_at=now, updated_at=now)
     stored = _instance_statement(conn.dialect).execute(conn, values).scalar_one()
-    if stored != row["kind"]:
+    _same_kind(row["uuid"], row["kind"], stored)
+
+
+def upsert_instances(conn: Connection, rows: Sequence[tuple[Row, int | None]]) -> None:
+    """`upsert_instance` for many (row, inbox_id), in order, with one executemany and one
+    SELECT of the kinds they left. Raises KindConflict as `upsert_instance` does, after the
+    merge: the caller rolls the transaction (or savepoint) back."""
+    if len(rows) <= 1:
+        for row, inbox_id in rows:
+            upsert_instance(conn, row, inbox_id)
+        return
+    now = utcnow()
+    blank = dict.fromkeys(INSTANCE_COLUMNS)
+    values = [
+        {**blank, **row, "inbox_id": inbox_id, "created_at": now, "updated_at": now}
+        for row, inbox_id in rows
+    ]
+    _instance_statement(conn.dialect, returning=False).executemany(conn, values)
+    uuids = list({row["uuid"]: None for row, _ in rows})
+    stored = {row.uuid: row.kind for row in conn.execute(_instance_kinds(), {"uuids": uuids})}
+    for row, _ in rows:
+        _same_kind(row["uuid"], row["kind"], stored[row["uuid"]])
+
+
+@functools.cache
+def _instance_kinds() -> Select[Any]:
+    c = instances.c
+    return select(c.uuid, c.kind).where(c.uuid.in_(bindparam("uuids", expanding=True)))
+
+
+def _same_kind(uuid: str, kind: str, stored: str) -> None:
+    if stored != kind:
         raise KindConflict(
-            f"instance {row['uuid']} is stored as a {stored}, and this event says it is a "
-            f"{row['kind']}: nothing was merged into it (check the event's source)"
+            f"instance {uuid} is stored as a {stored}, and this event says it is a "
+            f"{kind}: nothing was merged into it (check the event's source)"
         )
 
 
 def add_participant_event(conn: Connection, row: Row) -> None:
     """The timeline is a log keyed by inbox event: a redelivery adds nothing."""
     _timeline_statement(conn.dialect).execute(conn, row)
+
+
+def add_participant_events(conn: Connection, rows: Sequence[Row]) -> None:
+    """`add_participant_event` for many, with one executemany."""
+    if rows:
+        _timeline_statement(conn.dialect).executemany(conn, rows)
 
 
 def upsert_registrant(conn: Connection, row: Row) -> None:
@@ -200,8 +257,9 @@ DOWNLOAD_COLUMNS = frozenset(
 
 
 def _newer(table: Table, insert: Any) -> Any:
+    # A literal, not a bound 0: the statement goes to the driver with the columns' values only.
     return table.c.event_ts.is_(None) | (
-        func.coalesce(insert.excluded.event_ts, 0) >= table.c.event_ts
+        func.coalesce(insert.excluded.event_ts, literal_column("0")) >= table.c.event_ts
     )
 
 
@@ -220,25 +278,33 @@ def _newest_wins(dialect: str, table: Table, key: str, skip: frozenset[str]) -> 
 
 
 @functools.cache
-def _recording_upsert(dialect: str) -> Insert:
-    return _newest_wins(dialect, recordings, "uuid", frozenset({"id", "created_at"}))
+def _recording_statement(dialect: Dialect) -> DriverStatement:
+    upsert = _newest_wins(dialect.name, recordings, "uuid", frozenset({"id", "created_at"}))
+    names = [name for name in _columns(recordings) if name != "id"]
+    return DriverStatement.compile(upsert, dialect, names)
 
 
 @functools.cache
-def _recording_file_upsert(dialect: str) -> Insert:
-    return _newest_wins(dialect, recording_files, "id", DOWNLOAD_COLUMNS)
+def _recording_file_statement(dialect: Dialect) -> DriverStatement:
+    upsert = _newest_wins(dialect.name, recording_files, "id", DOWNLOAD_COLUMNS)
+    return DriverStatement.compile(upsert, dialect, _columns(recording_files))
 
 
 def upsert_recording(conn: Connection, row: Row, files: Sequence[Row]) -> None:
     """A recording and its files; an older or repeated delivery changes nothing, and the
     local-copy state of a file survives every redelivery."""
+    upsert_recordings(conn, [(row, files)])
+
+
+def upsert_recordings(conn: Connection, recorded: Sequence[tuple[Row, Sequence[Row]]]) -> None:
+    """`upsert_recording` for many (recording, files), in order: one executemany for the
+    recordings, one for their files (the local-copy columns, left out, are NULL on a new file
+    and untouched on a stored one)."""
+    if not recorded:
+        return
     now = utcnow()
-    conn.execute(
-        _recording_upsert(conn.dialect.name), {**row, "created_at": now, "updated_at": now}
-    )
+    rows = [{**row, "created_at": now, "updated_at": now} for row, _ in recorded]
+    _recording_statement(conn.dialect).executemany(conn, rows)
+    files = [{**f, "updated_at": now} for _, fs in recorded for f in fs]
     if files:
-        blank = dict.fromkeys(DOWNLOAD_COLUMNS)
-        conn.execute(
-            _recording_file_upsert(conn.dialect.name),
-            [{**blank, **f, "updated_at": now} for f in files],
-        )
+        _recording_file_statement(conn.dialect).executemany(conn, files)

@@ -95,6 +95,26 @@ def test_every_order_and_every_redelivery_gives_the_same_tables(
         assert state(other) == expected, order
 
 
+def test_a_batch_in_any_order_gives_the_tables_one_by_one_does(
+    make_runtime: MakeRuntime, tmp_path: Path
+) -> None:
+    """A batch's handlers write each table together (service.processing.writes)."""
+    reference = make_runtime(followup_delay_seconds=3600)
+    for name in ARRIVAL:
+        deliver(reference, CAPTURES[name])
+    expected = state(reference)
+    for i, order in enumerate(itertools.permutations(ARRIVAL)):
+        url = f"sqlite:///{tmp_path / f'batch{i}.sqlite3'}"
+        other = make_runtime(followup_delay_seconds=3600, database_url=url)
+        ids = [
+            other.ingestor.ingest(body, signed_headers(body)).inbox_id  # type: ignore[union-attr]
+            for body in (CAPTURES[name] for name in order)
+        ]
+        processed = other.processor.process_batch(ids)
+        assert {r.value for r in processed.results.values()} == {"done"}, order
+        assert state(other) == expected, order
+
+
 def test_a_rejoin_before_a_late_left_keeps_both_stints(runtime: Runtime) -> None:
     base = {"id": "86431910364", "uuid": "m==", "type": 2}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from service.processing.handlers import Context, Handler, Outcome
 from service.processing.ingest import InboxWriter
@@ -15,6 +15,7 @@ from service.storage import db, migrate
 from service.storage.followups import Followups
 from service.storage.inbox import Inbox, NewEvent
 from service.storage.models import followups, webhook_events
+from service.storage.records import KindConflict
 from service.webhooks.dedupe import dedupe_key
 from service.webhooks.events import parse
 from tests.support import event_body
@@ -156,3 +157,60 @@ def test_a_redelivery_is_not_processed_again(inbox: Inbox) -> None:
         total = conn.execute(select(func.sum(webhook_events.c.deliveries))).scalar_one()
     assert total == 3
     assert writer.enqueued == []
+
+
+def store_and_process(writer: Writer, news: list[NewEvent]) -> tuple[list[int], int]:
+    """One group commit's batch, processed in its transaction: (row ids, statements run)."""
+    statements = 0
+
+    def counted(*_: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    engine = writer.writer.inbox.write_engine
+    event.listen(engine, "before_cursor_execute", counted)
+    try:
+        recorded = writer.writer._write(news)
+    finally:
+        event.remove(engine, "before_cursor_execute", counted)
+    writer.writer._enqueue_new(news, recorded)
+    return [r.id for r in recorded], statements
+
+
+def test_a_batch_writes_each_live_table_once_however_many_rows_it_has(inbox: Inbox) -> None:
+    writer = Writer(inbox)
+    try:
+        small, few = store_and_process(writer, [new_event(joined(1)), new_event(ended(1))])
+        many = [
+            *(new_event(joined(n)) for n in range(10, 40)),
+            *(new_event(ended(n)) for n in range(10, 14)),
+        ]
+        large, more = store_and_process(writer, many)
+    finally:
+        writer.close()
+    assert more == few  # one statement per table, not one or more per row
+    found = rows(inbox)
+    assert {found[i] for i in small + large} == {("done", 1)}
+    with inbox.engine.connect() as conn:
+        jobs = conn.execute(select(func.count()).select_from(followups)).scalar_one()
+    assert jobs == 5 * 5 and len(writer.scheduled) == jobs  # five per ended meeting
+
+
+def test_a_kind_conflict_in_a_batch_leaves_it_to_the_workers_where_it_fails_alone(
+    inbox: Inbox,
+) -> None:
+    started = event_body("meeting.started", {"id": 1, "uuid": "clash=="}, event_ts=1)
+    clash = {"id": 2, "uuid": "clash==", "participant": {"id": "p", "user_name": "Ana"}}
+    wrong = event_body("webinar.participant_joined", clash, event_ts=2)
+    writer = Writer(inbox)
+    try:
+        ids, _ = store_and_process(
+            writer, [new_event(started), new_event(wrong), new_event(joined(1))]
+        )
+    finally:
+        writer.close()
+    assert [rows(inbox)[i] for i in ids] == [("received", 0)] * 3
+    assert sorted(writer.enqueued) == sorted(ids)
+    processed = writer.processor.process_batch(ids)
+    assert [processed.results[i].value for i in ids] == ["done", "failed", "done"]
+    assert KindConflict.__name__ in processed.errors[ids[1]]

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from service.storage import db, migrate
-from service.storage.followups import Followups
+from service.storage.followups import DEFAULT_CREATE_CHUNK, Followups, NewFollowups
 from service.storage.lease import LeaseLost
 from service.storage.models import followups
 from service.storage.types import utcnow
@@ -117,3 +117,59 @@ def test_a_running_job_whose_lease_ran_out_is_swept_and_its_holder_cannot_finish
         with pytest.raises(LeaseLost):
             jobs.progress(conn, job)
         assert jobs.done(conn, taken, rows_stored=3, tracking_id=None)
+
+
+def request(uuid: str, inbox_id: int, *resources: str) -> NewFollowups:
+    return NewFollowups(uuid, "webinar", resources, "acct", inbox_id, utcnow(), app="main")
+
+
+def test_many_requests_create_each_job_once_in_one_go(jobs: Followups) -> None:
+    existing = create(jobs, "old==")  # participants, qa
+    requests = [
+        request("new==", 1, "participants", "qa", "polls"),
+        request("old==", 2, "participants", "polls"),  # participants exists already
+        request("new==", 3, "participants", "report"),  # a second ended of one instance
+    ]
+    with jobs.engine.begin() as conn:
+        made = jobs.create_many(conn, requests)
+    # Each new job once, from the first request that asked for it, in the order created.
+    assert [(r.instance_uuid, r.inbox_id) for r, _, _ in made] == [
+        ("new==", 1),
+        ("new==", 1),
+        ("new==", 1),
+        ("old==", 2),
+        ("new==", 3),
+    ]
+    assert [at for r, _, at in made] == [r.first_attempt_at for r, _, _ in made]
+    ids = [job_id for _, job_id, _ in made]
+    assert ids == sorted(ids) and not set(ids) & set(existing)
+    with jobs.engine.connect() as conn:
+        stored = conn.execute(
+            select(followups.c.id, followups.c.instance_uuid, followups.c.resource)
+        ).all()
+    assert sorted((uuid, resource) for _, uuid, resource in stored) == [
+        ("new==", "participants"),
+        ("new==", "polls"),
+        ("new==", "qa"),
+        ("new==", "report"),
+        ("old==", "participants"),
+        ("old==", "polls"),
+        ("old==", "qa"),
+    ]
+    assert {job_id: (uuid, res) for job_id, uuid, res in stored}[ids[3]] == ("old==", "polls")
+
+
+def test_requests_beyond_one_statement_are_all_created(jobs: Followups) -> None:
+    many = [request(f"u{n}==", n, "participants", "qa") for n in range(DEFAULT_CREATE_CHUNK)]
+    with jobs.engine.begin() as conn:
+        made = jobs.create_many(conn, many)
+    assert len(made) == 2 * DEFAULT_CREATE_CHUNK
+    assert {(r.instance_uuid, job_id) for r, job_id, _ in made} == {
+        (f"u{n}==", job_id) for n, job_id in _stored_ids(jobs)
+    }
+
+
+def _stored_ids(jobs: Followups) -> list[tuple[int, int]]:
+    with jobs.engine.connect() as conn:
+        found = conn.execute(select(followups.c.inbox_id, followups.c.id)).all()
+    return [(inbox_id, job_id) for inbox_id, job_id in found]

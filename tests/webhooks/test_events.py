@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from service.webhooks.events import (
+    MAX_DEPTH,
     MAX_EVENT_NAME_LENGTH,
     URL_VALIDATION,
     Event,
@@ -219,3 +220,20 @@ def test_integer_beyond_pythons_digit_limit_is_an_event_error() -> None:
     body = b'{"event":"meeting.started","payload":{"n":' + b"1" * 5000 + b"}}"
     with pytest.raises(EventError):
         parse(body)
+
+
+def nested(levels: int) -> list[Any]:
+    inner: list[Any] = []
+    for _ in range(levels - 1):
+        inner = [inner]
+    return inner
+
+
+def test_nesting_up_to_the_limit_is_an_event_and_beyond_it_is_not() -> None:
+    # The envelope and its payload are two levels.
+    assert parse(envelope(payload={"deep": nested(MAX_DEPTH - 2)})).name == "meeting.started"
+    with pytest.raises(EventError, match="nests deeper"):
+        parse(envelope(payload={"deep": nested(MAX_DEPTH - 1)}))
+    # Brackets in strings are no nesting, however many.
+    shallow = envelope(payload={"topic": "[{" * MAX_DEPTH, "deep": nested(3)})
+    assert parse(shallow).payload["topic"] == "[{" * MAX_DEPTH
