@@ -8,6 +8,7 @@ import pytest
 
 from service.devtools.fakezoom import FakeZoom, ManualClock, encode_path_id
 from service.devtools.fakezoom.recfiles import content
+from service.devtools.fakezoom.recordings import DEFAULT_FILE_TYPES
 
 DOUBLE = "/Zm9vYmFy//YmF6cXV4eg=="  # begins with '/' and contains '//'
 
@@ -140,3 +141,17 @@ def test_a_recording_needs_an_instance_of_the_world_and_known_types(fake: FakeZo
     fake.world.clear()
     with pytest.raises(ValueError, match="not in this world"):
         fake.world.add_recording(inst)
+
+
+def test_the_control_api_adds_an_instance_with_a_recording(
+    fake: FakeZoom, http: httpx.Client, api: httpx.Client
+) -> None:
+    made = http.post("/_fake/world/meetings", json={"meeting_id": 5, "recording": ["MP4"]})
+    assert made.status_code == 201, made.text
+    assert made.json()["recording_files"] == ["MP4"]
+    default = http.post("/_fake/world/webinars", json={"webinar_id": 6, "recording": True})
+    assert default.json()["recording_files"] == list(DEFAULT_FILE_TYPES)
+    assert recordings(api, 5).json()["recording_files"][0]["file_type"] == "MP4"
+    bad = http.post("/_fake/world/meetings", json={"meeting_id": 7, "recording": ["MOV"]})
+    assert bad.status_code == 400 and "unknown recording file types" in bad.text
+    assert fake.world.instances("meeting", 7) == []
