@@ -125,6 +125,7 @@ for _resource in (
     "registrants",
     "report",
     "details",
+    "recordings",
 ):
     for _outcome in (
         "done",

@@ -30,6 +30,7 @@ from service.processing.ingest import InboxWriter, Ingestor
 from service.processing.live import LiveHandlers, followup_resources
 from service.processing.process import Processor
 from service.processing.recordings import DownloadHandlers
+from service.processing.sources import with_downloads
 from service.queue import actors, broker
 from service.queue.liveness import Liveness
 from service.queue.purger import Purger
@@ -74,14 +75,6 @@ class Runtime:
         self.broker.add_middleware(self.liveness)
         self.governor = self._governor(settings)
         self.zoom = ZoomClients(settings.apps, self._zoom_client)
-        self.runner = FollowupRunner(
-            self.followups,
-            self.zoom.for_account,
-            not_ready_retry=timedelta(seconds=settings.not_ready_retry_seconds),
-            not_ready_limit=timedelta(seconds=settings.not_ready_limit_seconds),
-            max_attempts=settings.max_attempts,
-            heartbeat=self.heartbeat,
-        )
         self.action_runner = ActionRunner(
             self.actions,
             self.zoom.for_account,
@@ -98,6 +91,7 @@ class Runtime:
         acting = ActionHandlers(settings.apps, self.actions, self.schedule_action)
         handlers = live.handlers()
         self.download_runner: DownloadRunner | None = None
+        downloading: DownloadHandlers | None = None
         recording_downloads = settings.recording_downloads
         if recording_downloads is not None:
             self.download_runner = DownloadRunner(
@@ -108,9 +102,20 @@ class Runtime:
                 heartbeat=self.heartbeat,
                 beat=self.liveness.beat,
             )
-            handlers = DownloadHandlers(
+            downloading = DownloadHandlers(
                 recording_downloads, self.downloads, self.schedule_download
-            ).wrap(handlers)
+            )
+            handlers = downloading.wrap(handlers)
+        self.runner = FollowupRunner(
+            self.followups,
+            self.zoom.for_account,
+            not_ready_retry=timedelta(seconds=settings.not_ready_retry_seconds),
+            not_ready_limit=timedelta(seconds=settings.not_ready_limit_seconds),
+            max_attempts=settings.max_attempts,
+            heartbeat=self.heartbeat,
+            # Backfilled recordings queue their downloads as the recording webhooks do.
+            sources=with_downloads(downloading),
+        )
         self.processor = Processor(
             self.inbox,
             acting.wrap(handlers),

@@ -7,6 +7,9 @@ event, so `inbox_id` is NULL on everything it produces).
 
 Every question goes to Zoom with the credentials of the instance's account: the one the
 operator names, else the one webhooks recorded for it, else the deployment's default account.
+
+A backfill also fetches each instance's cloud recording (`recordings`), which live instances
+get from the `recording.*` webhooks instead: a dropped webhook or a new deployment has none.
 """
 
 from __future__ import annotations
@@ -26,6 +29,13 @@ from service.storage.types import utcnow
 from service.zoom import ZoomAPIError, ZoomClient
 
 KINDS = tuple(FOLLOWUP_RESOURCES)
+#: What a backfill fetches beyond the live follow-ups: the webhooks bring these otherwise.
+BACKFILL_ONLY = ("recordings",)
+
+
+def backfill_resources(resources: Resources) -> Resources:
+    """The live follow-up resources of each kind, plus BACKFILL_ONLY."""
+    return {kind: (*found, *BACKFILL_ONLY) for kind, found in resources.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +83,7 @@ class Backfiller:
         self.engine = engine
         self.jobs = jobs
         self.client_for = client_for
-        self.resources = resources
+        self.resources = backfill_resources(resources)
         #: The default account, for numbers and UUIDs no event tied to an account; None when
         #: several accounts have credentials and none is the environment's.
         self.account_id = account_id

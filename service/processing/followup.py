@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service import metrics
 from service.apps import NotBound
-from service.processing.sources import SOURCES, MissingNumber, Target
+from service.processing.sources import SOURCES, MissingNumber, Source, Target
 from service.storage import registrants
 from service.storage.errors import describe
 from service.storage.followups import Followup, Followups
@@ -85,8 +85,12 @@ class FollowupRunner:
         max_attempts: int,
         rng: random.Random | None = None,
         heartbeat: Heartbeat | None = None,
+        sources: Mapping[tuple[str, str], Source] = SOURCES,
     ) -> None:
         self.jobs = jobs
+        #: What each (kind, resource) fetches (`sources.with_downloads` when recordings are
+        #: downloaded).
+        self.sources = sources
         self.client_for = client_for
         self.not_ready_retry = not_ready_retry
         self.not_ready_limit = not_ready_limit
@@ -164,12 +168,20 @@ class FollowupRunner:
         return None
 
     def _fetch_and_store(self, job: Followup, client: ZoomClient) -> int:
-        source = SOURCES[(job.kind, job.resource)]
+        source = self.sources[(job.kind, job.resource)]
         zoom_id = None
         if source.needs_number:
             with self.jobs.engine.connect() as conn:
                 zoom_id = registrants.instance_number(conn, job.instance_uuid)
-        target = Target(job.instance_uuid, zoom_id, job.id, job.inbox_id, utcnow())
+        target = Target(
+            job.instance_uuid,
+            zoom_id,
+            job.id,
+            job.inbox_id,
+            utcnow(),
+            account_id=job.account_id,
+            app=job.app,
+        )
         stored = 0
         tracking: str | None = None
         for call in source.calls(target):
@@ -183,11 +195,28 @@ class FollowupRunner:
                 stored = before  # the listing starts over; its rows upsert onto those stored
 
             pages = fetch(client, source.endpoint, call.path_id, restarted, call.query)
-            for page, page_tracking in pages:
-                tracking = page_tracking
-                with self.jobs.engine.begin() as conn:
-                    self.jobs.progress(conn, job)  # LeaseLost rolls this page back
-                    stored += source.store(conn, page, call, target)
+            try:
+                for page, page_tracking in pages:
+                    tracking = page_tracking
+                    target.after_commit.clear()
+                    with self.jobs.engine.begin() as conn:
+                        self.jobs.progress(conn, job)  # LeaseLost rolls this page back
+                        stored += source.store(conn, page, call, target)
+                    for committed in target.after_commit:
+                        committed()
+            except ZoomAPIError as exc:
+                if not source.absent(exc):
+                    raise
+                # Nothing to fetch (an instance without a recording): done, with no rows.
+                tracking = exc.tracking_id
+                log.info(
+                    "followup %s: Zoom has no %s for %s (%s)",
+                    job.id,
+                    job.resource,
+                    job.instance_uuid,
+                    exc.zoom_code or exc.status,
+                    extra=_context(job, tracking),
+                )
         with self.jobs.engine.begin() as conn:
             if not self.jobs.done(conn, job, rows_stored=stored, tracking_id=tracking):
                 raise LeaseLost(f"followup {job.id}")

@@ -1,16 +1,24 @@
 """Queueing recording downloads: after the live handler has stored a `recording.completed` or
-`recording.transcript_completed`, a job per wanted file, in the handler's transaction, enqueued
-once it commits. Only wired when ZOOMHOOKS_RECORDINGS_STORAGE is set."""
+`recording.transcript_completed` (or a backfill has stored a recording it fetched, see
+`service.processing.sources`), a job per wanted file, in the same transaction, enqueued once it
+commits. Only wired when ZOOMHOOKS_RECORDINGS_STORAGE is set."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+
+from sqlalchemy import Connection
 
 from service.objectstore import object_key
 from service.processing.handlers import Context, Handler, Outcome
-from service.processing.shape import RECORDING_EVENTS, recording_file_rows, recording_row
+from service.processing.shape import (
+    RECORDING_EVENTS,
+    Row,
+    recording_file_rows,
+    recording_row,
+)
 from service.recording_settings import RecordingDownloads
 from service.storage.downloads import DownloadJobs, NewDownload
 from service.storage.types import utcnow
@@ -41,6 +49,22 @@ class DownloadHandlers:
         recording = recording_row(ctx.event, ctx.inbox_id)
         if outcome != "done" or recording is None:
             return outcome
+        files = recording_file_rows(ctx.event, ctx.inbox_id)
+        self.queue(ctx.conn, recording, files, ctx.after_commit, app=ctx.app, inbox_id=ctx.inbox_id)
+        return outcome
+
+    def queue(
+        self,
+        conn: Connection,
+        recording: Row,
+        files: Iterable[Row],
+        after_commit: list[Callable[[], None]],
+        *,
+        app: str | None,
+        inbox_id: int | None,
+    ) -> int:
+        """A job per wanted file of a recording just stored on `conn`, each enqueued by
+        `after_commit` once `conn` commits (a webhook's, or a backfill's); how many."""
         account = recording["account_id"]
         wanted = [
             NewDownload(
@@ -51,18 +75,18 @@ class DownloadHandlers:
                 ),
                 expected_size=f["file_size"],
             )
-            for f in recording_file_rows(ctx.event, ctx.inbox_id)
+            for f in files
             if f["download_url"] and self.config.wants(f["file_type"])
         ]
         queued = self.jobs.create(
-            ctx.conn,
+            conn,
             wanted,
-            app=ctx.app,
+            app=app,
             account_id=account,
-            inbox_id=ctx.inbox_id,
+            inbox_id=inbox_id,
             storage=self.config.storage.display,
         )
         now = utcnow()
         for job_id in queued:
-            ctx.after_commit.append(functools.partial(self.schedule, job_id, now))
-        return outcome
+            after_commit.append(functools.partial(self.schedule, job_id, now))
+        return len(queued)

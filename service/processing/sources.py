@@ -3,7 +3,8 @@ shaped and stored. The runner (`service.processing.followup`) only walks `calls`
 
 Most resources are one listing of the instance (by UUID) into a table keyed by
 (instance_uuid, row_key). Registrants are three listings of the webinar *number*, one per
-status, merged into `registrants` (see `service.processing.shape_reports`).
+status, merged into `registrants` (see `service.processing.shape_reports`). Recordings (backfill
+only) are the instance's cloud recording, merged into the tables the recording webhooks fill.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Any
 from sqlalchemy import Connection
 
 from service.processing import shape, shape_reports
+from service.processing.recordings import DownloadHandlers
 from service.storage import records
 from service.storage import registrants as stored_registrants
-from service.zoom import Endpoint
+from service.zoom import Endpoint, ZoomAPIError
 from service.zoom import endpoints as ep
 
 Records = list[dict[str, Any]]
@@ -36,6 +38,12 @@ class Target:
     inbox_id: int | None
     #: When this run started: the snapshot time of what it lists.
     now: datetime
+    #: The account whose credentials ask, and the app whose event asked (None: an operator).
+    account_id: str | None = None
+    app: str | None = None
+    #: Run once the page's transaction has committed (e.g. enqueue the downloads it queued);
+    #: the runner empties it at every page.
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +70,10 @@ class Fetched:
 
     def calls(self, target: Target) -> list[Call]:
         return [Call(target.instance_uuid, self.query)]
+
+    def absent(self, error: ZoomAPIError) -> bool:
+        """Whether `error` means there is nothing to fetch (not a failure, not a wait)."""
+        return False
 
     def store(self, conn: Connection, page: Records, call: Call, target: Target) -> int:
         rows = list(self.shape(page))
@@ -96,6 +108,9 @@ class Registrants:
             )
         return [Call(target.zoom_id, {"status": status}) for status in self.statuses]
 
+    def absent(self, error: ZoomAPIError) -> bool:
+        return False
+
     def store(self, conn: Connection, page: Records, call: Call, target: Target) -> int:
         assert target.zoom_id is not None
         rows = list(
@@ -116,7 +131,48 @@ def _answers(webinar_id: int, page: Iterable[dict[str, Any]]) -> list[shape.Row]
     return found
 
 
-Source = Fetched | Registrants
+@dataclass(frozen=True, slots=True)
+class Recordings:
+    """The instance's cloud recording, meetings and webinars alike (one endpoint takes both).
+
+    Stored as the recording webhooks store theirs (`records.upsert_recording`): the fetch time
+    stands for the event's `event_ts`, so the newer of a webhook and a fetch wins, and a field
+    one lacks keeps the other's value. With `downloads` (recording storage configured), the
+    wanted files are queued for download exactly as a webhook's are. An instance without a
+    recording (404, code 3301) stores nothing and is done.
+    """
+
+    downloads: DownloadHandlers | None = None
+    endpoint: Endpoint = ep.MEETING_RECORDINGS
+    needs_number = False
+
+    def calls(self, target: Target) -> list[Call]:
+        return [Call(target.instance_uuid, ep.RECORDING_TOKEN_QUERY)]
+
+    def absent(self, error: ZoomAPIError) -> bool:
+        return error.status == 404 or error.zoom_code == NO_RECORDING_CODE
+
+    def store(self, conn: Connection, page: Records, call: Call, target: Target) -> int:
+        at_ms = int(target.now.timestamp() * 1000)
+        stored = 0
+        for body in page:
+            row = shape.fetched_recording_row(body, target.account_id, at_ms)
+            if row is None:
+                continue
+            files = list(shape.fetched_recording_file_rows(body, at_ms))
+            records.upsert_recording(conn, row, files)
+            if self.downloads is not None:
+                self.downloads.queue(
+                    conn, row, files, target.after_commit, app=target.app, inbox_id=None
+                )
+            stored += 1 + len(files)
+        return stored
+
+
+#: Zoom's "There is no recording for this meeting." (404).
+NO_RECORDING_CODE = 3301
+
+Source = Fetched | Registrants | Recordings
 
 #: (kind, resource) → what its follow-up fetches.
 SOURCES: dict[tuple[str, str], Source] = {
@@ -146,4 +202,16 @@ SOURCES: dict[tuple[str, str], Source] = {
         ep.REPORT_INCLUDE_FIELDS,
     ),
     ("meeting", "details"): Fetched("details", ep.REPORT_MEETING, shape_reports.details_rows),
+    ("webinar", "recordings"): Recordings(),
+    ("meeting", "recordings"): Recordings(),
 }
+
+
+def with_downloads(downloads: DownloadHandlers | None) -> dict[tuple[str, str], Source]:
+    """SOURCES, the recordings also queueing their downloads when storage is configured."""
+    if downloads is None:
+        return dict(SOURCES)
+    return {
+        key: Recordings(downloads) if isinstance(source, Recordings) else source
+        for key, source in SOURCES.items()
+    }

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 
 from service.storage.followups import worker_identity
 from service.storage.inbox import MAX_ERROR_LENGTH
 from service.storage.jobs import JobTable
 from service.storage.lease import DEFAULT_LEASE_SECONDS, LeaseLost
-from service.storage.models import recording_downloads, recording_files, recordings
+from service.storage.models import followups, recording_downloads, recording_files, recordings
 from service.storage.types import utcnow
 
 UNFINISHED = ("pending", "running")
@@ -77,7 +77,7 @@ class DownloadJobs(JobTable):
         *,
         app: str | None,
         account_id: str | None,
-        inbox_id: int,
+        inbox_id: int | None,
         storage: str,
     ) -> list[int]:
         """Jobs for the files not queued yet, and a fresh start for failed ones (inside the
@@ -245,6 +245,17 @@ class DownloadJobs(JobTable):
             query = query.where(c.status == status)
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
+
+    def unfinished_of(self, followup_ids: Sequence[int]) -> int:
+        """How many downloads of the recordings of these follow-ups' instances are still to
+        run (what a backfill queued, for its report)."""
+        c = recording_downloads.c
+        backfilled = select(followups.c.instance_uuid).where(followups.c.id.in_(followup_ids))
+        query = select(func.count()).where(
+            c.recording_uuid.in_(backfilled), c.status.in_(UNFINISHED)
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
 
     def failed_ids(self) -> list[int]:
         c = recording_downloads.c

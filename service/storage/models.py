@@ -90,6 +90,7 @@ RESOURCES = (
     "registrants",  # GET /webinars/{webinarId}/registrants, every status
     "report",  # GET /report/{webinars|meetings}/{id}/participants
     "details",  # GET /report/{webinars|meetings}/{id}
+    "recordings",  # GET /meetings/{meetingId}/recordings, backfill only
 )
 FOLLOWUP_STATUSES = ("pending", "running", "done", "failed", "not_applicable")
 
@@ -152,7 +153,7 @@ followups = Table(
     ),
     CheckConstraint(
         "resource IN ('participants', 'absentees', 'qa', 'polls', 'registrants', 'report', "
-        "'details')",
+        "'details', 'recordings')",
         name="resource",
     ),
     Index(None, "status", "next_attempt_at"),

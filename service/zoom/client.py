@@ -213,6 +213,12 @@ class ZoomClient:
     def past_meeting_instances(self, meeting_id: int | str) -> ZoomResponse:
         return self.get(ep.PAST_MEETING_INSTANCES, meeting_id)
 
+    def meeting_recordings(
+        self, meeting_id: int | str, *, query: Mapping[str, str | int] | None = None
+    ) -> ZoomResponse:
+        """A meeting's or webinar's cloud recording (by instance UUID, or a number: its latest)."""
+        return self.get(ep.MEETING_RECORDINGS, meeting_id, query=query)
+
     # -- plumbing -----------------------------------------------------------------------------
 
     def _call(

@@ -249,6 +249,26 @@ REPORT_MEETING_PARTICIPANTS = Endpoint(
     rate_limit=RateLimitCategory.HEAVY,
 )
 
+# Cloud recordings: one path for meetings and webinars (the spec: "To get a webinar's cloud
+# recordings, provide the webinar's ID or UUID"). The 2023 spec's scopes are `recording:read` and
+# `phone_recording:read:admin`, a Zoom Phone scope that grants no meeting recordings; Zoom's
+# current reference lists `recording:read:admin` (the Server-to-Server level) and the granular
+# `cloud_recording:read:list_recording_files:admin`.
+MEETING_RECORDINGS = Endpoint(
+    name="meeting_recordings",
+    template="/meetings/{meetingId}/recordings",
+    id_param="meetingId",
+    records_key=None,
+    paginated=False,
+    query=("include_fields", "ttl"),
+    scopes=("recording:read:admin", "recording:read"),
+    granular_scopes=("cloud_recording:read:list_recording_files:admin",),
+    rate_limit=RateLimitCategory.LIGHT,
+)
+#: Ask for a `download_access_token` valid as long as a webhook's `download_token` (24 h), so a
+#: fetched recording's token and its `event_ts` (the fetch) age together.
+RECORDING_TOKEN_QUERY = {"include_fields": "download_access_token", "ttl": str(24 * 60 * 60)}
+
 ENDPOINTS: tuple[Endpoint, ...] = (
     PAST_WEBINAR_PARTICIPANTS,
     PAST_WEBINAR_ABSENTEES,
@@ -265,6 +285,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     REPORT_WEBINAR_PARTICIPANTS,
     REPORT_MEETING,
     REPORT_MEETING_PARTICIPANTS,
+    MEETING_RECORDINGS,
 )
 
 # Write-side actions (service.actions); scopes and rate labels from the 2023-10 spec's

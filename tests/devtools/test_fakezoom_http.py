@@ -219,6 +219,7 @@ def test_every_response_matches_the_spec_schema(fake: FakeZoom, api: httpx.Clien
         1, participants=12, absentees=4, questions=6, polls=2, seed=5, pending_registrants=3
     )
     meet = fake.world.add_meeting(2, DOUBLE, participants=12, questions=3, polls=1, seed=6)
+    fake.world.add_recording(meet, ("MP4", "M4A", "TRANSCRIPT", "CC"), participant_audio=1)
     w, m = encode_path_id(web.uuid), encode_path_id(meet.uuid)
     calls = {
         "listWebinarParticipants": f"/past_webinars/{w}/participants",
@@ -237,6 +238,7 @@ def test_every_response_matches_the_spec_schema(fake: FakeZoom, api: httpx.Clien
         "?include_fields=registrant_id",
         "reportMeetingDetails": f"/report/meetings/{m}",
         "reportMeetingParticipants": f"/report/meetings/{m}/participants",
+        "recordingGet": f"/meetings/{m}/recordings?include_fields=download_access_token",
     }
     for operation_id, path in calls.items():
         response = api.get(path)

@@ -139,8 +139,11 @@ def test_decoding_catches_a_missing_second_encoding() -> None:
 
 def test_spec_knows_operations_and_categories() -> None:
     spec = Spec.load()
-    # 22 paths as cut in 2023, plus /webinars/{webinarId}/registrants/status for actions.
-    assert len({op.template for op in spec.operations.values()}) == 23
+    # 22 paths as cut in 2023, plus /webinars/{webinarId}/registrants/status for actions and
+    # /meetings/{meetingId}/recordings for the recordings backfill.
+    assert len({op.template for op in spec.operations.values()}) == 24
+    assert spec.operation("recordingGet").category == "Light"
+    assert spec.operation("recordingGet").scopes == ("recording:read", "phone_recording:read:admin")
     assert spec.operation("webinarRegistrantStatus").category == "Medium"
     assert spec.operation("meetingUpdate").category == "Light"
     assert spec.operation("listWebinarParticipants").category == "Medium"

@@ -8,12 +8,11 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from service.devtools.fakezoom import DEFAULT_ACCOUNT_ID, RunningFake
-from service.processing.live import FOLLOWUP_RESOURCES
 from service.runtime import Runtime
 from service.storage.models import instances, websocket_gaps
 from service.storage.types import utcnow
 from tests.listen.conftest import SUBSCRIPTION, MakeListening, connected
-from tests.processing.test_gaps import WEBINAR_ID, jobs_of
+from tests.processing.test_gaps import BACKFILLED, WEBINAR_ID, jobs_of
 from tests.support import wait_until
 
 
@@ -46,9 +45,7 @@ def test_an_ended_event_lost_while_the_socket_was_dead_still_gets_its_follow_ups
     wait_until(connected(runtime, fake))
     reconnected_by = utcnow()
     wait_until(
-        lambda: (
-            sorted(jobs_of(runtime, webinar.uuid)) == ["done"] * len(FOLLOWUP_RESOURCES["webinar"])
-        ),
+        lambda: sorted(jobs_of(runtime, webinar.uuid)) == ["done"] * len(BACKFILLED),
         timeout=20,
     )
     assert jobs_of(runtime, stale.uuid) == []

@@ -148,7 +148,7 @@ def test_list_filters_and_usage(cli: Cli, runtime: Runtime) -> None:
 
     assert cli(followups, "retry").exit_code == 2
     assert cli(followups, "retry", "1", "--resource", "qa").exit_code == 2
-    assert cli(followups, "list", "--resource", "recordings").exit_code == 2
+    assert cli(followups, "list", "--resource", "attendees").exit_code == 2
     missing = cli(followups, "retry", "999")
     assert missing.exit_code == 1
     assert "no follow-up job with id 999" in missing.stderr

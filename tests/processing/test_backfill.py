@@ -18,6 +18,7 @@ from service.devtools.fakezoom import (
     RunningFake,
     running,
 )
+from service.processing.backfill import backfill_resources
 from service.processing.ingest import Accepted
 from service.processing.live import FOLLOWUP_RESOURCES
 from service.runtime import Runtime
@@ -28,6 +29,9 @@ from tests.conftest import MakeRuntime, env_name
 from tests.support import BETA, SECRET, TWO_APPS, event_body, signed_headers
 
 WEBINAR_ID = 81234567890
+
+#: What a backfill fetches of a webinar: the live follow-ups and its recording.
+BACKFILLED = backfill_resources(FOLLOWUP_RESOURCES)["webinar"]
 
 
 def cli_env(runtime: Runtime, zoom_settings: dict[str, Any]) -> dict[str, str]:
@@ -64,7 +68,7 @@ def test_backfill_by_number_fills_every_past_instance(
     assert result.exit_code == 0, result.output
     assert count(runtime, participants, instance_uuid=first.uuid) == 310
     assert count(runtime, participants, instance_uuid=second.uuid) == 12
-    assert count(runtime, followups, status="done") == 2 * len(FOLLOWUP_RESOURCES["webinar"])
+    assert count(runtime, followups, status="done") == 2 * len(BACKFILLED)
     again = CliRunner().invoke(
         main, ["backfill", "webinar", first.uuid], env=cli_env(runtime, zoom_settings)
     )
@@ -224,7 +228,8 @@ def test_reconcile_asks_each_account_about_its_own_numbers(
     assert count(runtime, participants, instance_uuid=alpha_lost.uuid) == 4
     assert count(runtime, participants, instance_uuid=beta_lost.uuid) == 6
     done = count(runtime, followups, account_id=BETA.account_id, status="done")
-    assert done == 2 * len(FOLLOWUP_RESOURCES["webinar"])
+    # The delivered instance got the live follow-ups; the reconciled one its recording too.
+    assert done == len(FOLLOWUP_RESOURCES["webinar"]) + len(BACKFILLED)
     assert count(runtime, instances, uuid=beta_lost.uuid, account_id=BETA.account_id) == 1
     beta_paths = [r.raw_path for r in fake.fake.log.records(account_id=BETA.account_id)]
     assert not any(encode_path_id(alpha_lost.uuid) in path for path in beta_paths)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from service.devtools.fakezoom import DEFAULT_ACCOUNT_ID, RunningFake
+from service.processing.backfill import backfill_resources
 from service.processing.gaps import GapReconciler
 from service.processing.live import FOLLOWUP_RESOURCES
 from service.runtime import Runtime
@@ -21,6 +22,9 @@ from tests.listen.conftest import SUBSCRIPTION
 
 WEBINAR_ID = 81234567890
 LOOKBACK = timedelta(hours=24)
+
+#: What a backfill fetches of a webinar: the live follow-ups and its recording.
+BACKFILLED = backfill_resources(FOLLOWUP_RESOURCES)["webinar"]
 
 
 def known(runtime: Runtime, uuid: str, start: datetime) -> None:
@@ -94,11 +98,11 @@ def test_a_gap_backfills_the_instances_that_may_have_ended_in_it(
     gap_id = record(runtime, gap_from, gap_to)
     scheduled: list[int] = []
     assert reconciler(runtime, scheduled).tick() == 1
-    assert len(jobs_of(runtime, ended_in_gap.uuid)) == len(FOLLOWUP_RESOURCES["webinar"])
-    assert len(jobs_of(runtime, inside.uuid)) == len(FOLLOWUP_RESOURCES["webinar"])
+    assert len(jobs_of(runtime, ended_in_gap.uuid)) == len(BACKFILLED)
+    assert len(jobs_of(runtime, inside.uuid)) == len(BACKFILLED)
     for left_alone in (too_old, after):
         assert jobs_of(runtime, left_alone.uuid) == []
-    assert len(scheduled) == 2 * len(FOLLOWUP_RESOURCES["webinar"])  # handed to the workers at once
+    assert len(scheduled) == 2 * len(BACKFILLED)  # handed to the workers at once
     row = gap_row(runtime, gap_id)
     assert (row["status"], row["backfilled"], row["attempts"]) == ("done", 2, 1)
     # Done is done: another round finds nothing due.

@@ -302,7 +302,16 @@ def test_without_reports_no_report_job_is_created_live_or_by_backfill(
     assert set(jobs(runtime)) == {"participants", "absentees", "qa", "polls", "registrants"}
     assert {s for s, _, _ in jobs(runtime).values()} == {"done"}
     (found,) = runtime.backfiller.instances("webinar", str(WEBINAR_ID))
-    assert runtime.backfiller.create(found) == []  # every job it would make exists already
+    # Every live job it would make exists already; only the backfill's own recordings is new.
+    assert len(runtime.backfiller.create(found)) == 1
+    assert set(jobs(runtime)) == {
+        "participants",
+        "absentees",
+        "qa",
+        "polls",
+        "registrants",
+        "recordings",
+    }
     calls = ("reportWebinarParticipants", "reportWebinarDetails")
     assert [fake_zoom.fake.calls(c) for c in calls] == [0, 0]
 
@@ -352,7 +361,7 @@ def test_a_backfilled_instance_gets_the_new_jobs(
     inst = fake_zoom.fake.world.add_webinar(WEBINAR_ID, participants=8, denied_registrants=2)
     (found,) = runtime.backfiller.instances("webinar", str(WEBINAR_ID))
     created = runtime.backfiller.create(found)
-    assert len(created) == WEBINAR_JOBS
+    assert len(created) == WEBINAR_JOBS + 1  # and its recording
     for job in created:
         assert runtime.runner.run(job) is None
     assert {s for s, _, _ in jobs(runtime).values()} == {"done"}

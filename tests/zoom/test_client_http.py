@@ -14,6 +14,7 @@ import pytest
 from service.devtools.fakezoom import SPEC_VIOLATION_CODE, FakeZoom, RunningFake
 from service.zoom.backoff import RetryPolicy
 from service.zoom.client import ZoomClient
+from service.zoom.endpoints import RECORDING_TOKEN_QUERY
 from service.zoom.errors import Outcome
 from service.zoom.exceptions import RateLimited, TokenUnavailable, ZoomAPIError
 from service.zoom.pagination import ListingRestarted
@@ -140,6 +141,47 @@ def test_single_object_endpoints(fake: FakeZoom, client: ZoomClient) -> None:
     assert client.past_meeting_polls(MEETING_ID).records == meeting.poll_results()
     assert [i["uuid"] for i in client.past_meeting_instances(MEETING_ID).records] == [meeting.uuid]
     assert [i["uuid"] for i in client.past_webinar_instances(WEBINAR_ID).records] == [webinar.uuid]
+    no_spec_violations(fake)
+
+
+class CountingPacer:
+    """A pacer that lets every call go and notes the category it was asked for."""
+
+    def __init__(self) -> None:
+        self.categories: list[str] = []
+
+    def acquire(self, category: str) -> None:
+        self.categories.append(category)
+
+    def rate_limited(self, category: str, retry_after: float, *, daily: bool) -> None:
+        raise AssertionError("no 429 expected")
+
+
+def test_recordings_of_a_meeting_and_a_webinar_paced_as_light(
+    fake: FakeZoom, make_client: MakeClient
+) -> None:
+    pacer = CountingPacer()
+    client = make_client(pacer=pacer)
+    meeting = fake.world.add_meeting(MEETING_ID, uuid="/ajXp112QmuoKj4854875==")
+    webinar = fake.world.add_webinar(WEBINAR_ID)
+    fake.world.add_recording(meeting, ("MP4",))
+    fake.world.add_recording(webinar, ("M4A", "CHAT"))
+    query = RECORDING_TOKEN_QUERY
+    got = client.meeting_recordings(meeting.uuid, query=query).body
+    assert got["uuid"] == meeting.uuid and got["download_access_token"]
+    assert "%252F" in fake.log.records("recordingGet")[-1].raw_path  # encoded twice
+    files = client.meeting_recordings(WEBINAR_ID).body["recording_files"]
+    assert [f["file_type"] for f in files] == ["M4A", "CHAT"]
+    assert pacer.categories == ["Light", "Light"]
+    assert fake.log.records("recordingGet")[-1].category == "Light"
+    with pytest.raises(ZoomAPIError) as caught:
+        client.meeting_recordings(MEETING_ID + 1)
+    assert (caught.value.status, caught.value.zoom_code) == (404, 3301)
+    fake.faults.permission(path="/v2/meetings/*/recordings", code=4711, count=1)
+    with pytest.raises(ZoomAPIError) as refused:
+        client.meeting_recordings(meeting.uuid)
+    assert refused.value.outcome is Outcome.PERMISSION
+    assert "cloud_recording:read:list_recording_files:admin" in refused.value.advice
     no_spec_violations(fake)
 
 

@@ -16,6 +16,8 @@ from service.devtools.fakezoom.schema import validate
 from service.zoom.endpoints import (
     DEFAULT_PAGE_SIZE,
     ENDPOINTS,
+    MEETING_RECORDINGS,
+    RECORDING_TOKEN_QUERY,
     REGISTRANT_STATUSES,
     REPORT_INCLUDE_FIELDS,
     REPORT_MEETING_PARTICIPANTS,
@@ -123,11 +125,33 @@ def test_numeric_only_matches_the_spec(endpoint: Endpoint) -> None:
     assert endpoint.numeric_id_only == (schema.get("type") == "integer")
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.name)
-def test_classic_scopes_match_the_spec(endpoint: Endpoint) -> None:
+#: Where the 2023 spec's classic scopes do not serve a Server-to-Server app (see endpoints.py):
+#: endpoint -> (what the spec declares, what the endpoint names instead).
+SCOPE_CORRECTIONS = {
+    MEETING_RECORDINGS.name: (
+        {"recording:read", "phone_recording:read:admin"},
+        {"recording:read:admin", "recording:read"},
+    )
+}
+#: The granular scope family of a classic one, where Zoom renamed it.
+GRANULAR_FAMILY = {"recording": "cloud_recording"}
+
+
+def declared_scopes(endpoint: Endpoint) -> set[str]:
+    """The spec's classic scopes, as corrected by SCOPE_CORRECTIONS (checked there)."""
     security = operation(endpoint)["security"]
     declared = {scope for entry in security for scope in entry.get("openapi_oauth", [])}
-    assert set(endpoint.scopes) == declared
+    if endpoint.name in SCOPE_CORRECTIONS:
+        in_spec, instead = SCOPE_CORRECTIONS[endpoint.name]
+        assert declared == in_spec, "the spec changed: review the correction"
+        assert declared & instead, "a correction keeps the spec's own scope"
+        return instead
+    return declared
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.name)
+def test_classic_scopes_match_the_spec(endpoint: Endpoint) -> None:
+    assert set(endpoint.scopes) == declared_scopes(endpoint)
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.name)
@@ -149,11 +173,15 @@ def test_records_key_and_pagination_match_the_response_schema(endpoint: Endpoint
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.name)
 def test_granular_scopes_match_the_spec_where_it_lists_them(endpoint: Endpoint) -> None:
     extensions = operation(endpoint).get("extensions", {})
-    assert set(endpoint.scopes) == set(extensions.get("x-macro-scopes", endpoint.scopes))
+    macro = set(extensions.get("x-macro-scopes", endpoint.scopes))
+    if endpoint.name in SCOPE_CORRECTIONS:
+        assert macro == SCOPE_CORRECTIONS[endpoint.name][0]
+    else:
+        assert set(endpoint.scopes) == macro
     declared = extensions.get("x-granular-scopes")
     if declared is None:
         # This 2023 copy lists granular scopes for webinars only (see endpoints.py).
-        assert endpoint.template.startswith(("/past_meetings", "/report/"))
+        assert endpoint.template.startswith(("/past_meetings", "/report/", "/meetings/"))
         return
     assert set(endpoint.granular_scopes) <= set(declared)
 
@@ -161,6 +189,7 @@ def test_granular_scopes_match_the_spec_where_it_lists_them(endpoint: Endpoint) 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: e.name)
 def test_granular_scopes_are_admin_level_of_the_right_family(endpoint: Endpoint) -> None:
     family = endpoint.scopes[0].split(":")[0]
+    family = GRANULAR_FAMILY.get(family, family)
     for scope in endpoint.granular_scopes:
         resource, action, _object, level = scope.split(":")
         assert (resource, action, level) == (family, "read", "admin")
@@ -172,6 +201,10 @@ def test_the_query_values_the_jobs_send_are_the_spec_enums() -> None:
     for endpoint in (REPORT_WEBINAR_PARTICIPANTS, REPORT_MEETING_PARTICIPANTS):
         for name, value in REPORT_INCLUDE_FIELDS.items():
             assert value in parameters(endpoint, "query")[name]["schema"]["enum"]
+    recordings = parameters(MEETING_RECORDINGS, "query")
+    assert "download_access_token" in recordings["include_fields"]["description"]
+    ttl = recordings["ttl"]["schema"]
+    assert ttl["minimum"] <= int(RECORDING_TOKEN_QUERY["ttl"]) <= ttl["maximum"]
 
 
 def test_paths_decode_back_to_the_id() -> None:

@@ -9,6 +9,7 @@ Endpoints (paths as Zoom's: the OAuth host and the API host are the fake's one h
   `GET /v2/past_meetings/{meetingId}[/participants|qa|polls|instances]`,
   `GET /v2/webinars/{webinarId}/registrants` and
   `GET /v2/report/webinars|meetings/{id}[/participants]` (`handlers.py`),
+  `GET /v2/meetings/{meetingId}/recordings` (a meeting's or webinar's, `recordings.py`),
   `PUT /v2/webinars/{webinarId}/registrants/status` and `PATCH /v2/meetings/{meetingId}`
   (`writes.py`, bodies validated against the spec); other operations of the
   spec answer 501, paths outside it 400 (see `spec.py`).
@@ -38,10 +39,11 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from . import errors
 from .errors import Kind
 from .faults import Faults, render
-from .handlers import PastData
+from .handlers import Handler, PastData
 from .log import OAUTH_OPERATION, RequestLog, RequestRecord
 from .oauth import FakeAccount, check_bearer, check_token_request, index_accounts, token_body
 from .recfiles import DOWNLOAD_PREFIX, RecordingFiles
+from .recordings import RecordingsAPI
 from .responses import TRACKING_ID_KEY, TrackingId, json_response
 from .sockets import FakeSockets
 from .spec import API_PREFIX, Match, Operation, Spec, SpecViolation
@@ -52,7 +54,14 @@ from .writes import Writes
 DEFAULT_CLIENT_ID = "fakezoom-client-id"
 DEFAULT_CLIENT_SECRET = "fakezoom-client-secret"  # noqa: S105 - a fixture, not a secret.
 DEFAULT_ACCOUNT_ID = "fakezoom-account-id"
-DEFAULT_SCOPES = ("meeting:read:admin", "webinar:read:admin", "report:read:admin")
+DEFAULT_SCOPES = (
+    "meeting:read:admin",
+    "webinar:read:admin",
+    "report:read:admin",
+    "recording:read:admin",
+)
+#: The one operation whose answer names the fake's own host (the files' `download_url`).
+RECORDINGS_OPERATION = "recordingGet"
 
 
 class FakeZoom:
@@ -96,7 +105,12 @@ class FakeZoom:
         )
         self.page_tokens = PageTokens(ttl=page_token_ttl, clock=clock)
         self.sockets = FakeSockets(self.access_tokens, clock)
-        self.recording_files = RecordingFiles(self.access_tokens, clock)
+        self.recording_files = RecordingFiles(
+            self.access_tokens, clock, self.world.recorded_file_size
+        )
+        self.recordings = RecordingsAPI(
+            self.world.lookup_any, self.world.recording, self.recording_files.mint_token
+        )
         self.log = RequestLog()
         self.past_data = PastData(self.world, self.page_tokens)
         self.writes = Writes(self.spec)
@@ -227,6 +241,8 @@ class FakeZoom:
         op = match.operation
         headers = {"X-RateLimit-Category": op.category}
         handler = self.past_data.handler(op.operation_id)
+        if op.operation_id == RECORDINGS_OPERATION:
+            handler = self._recordings_handler(request, account_id or self.account_id)
         write = self.writes.handler(op.operation_id)
         if handler is None and write is None:
             message = f"fakezoom: {op.method} {op.template} ({op.operation_id}) is not implemented"
@@ -292,6 +308,14 @@ class FakeZoom:
         # loop, requests that arrive meanwhile are stamped when they arrive, not after it: the
         # per-second peaks that tests compare with Zoom's limits are read from those stamps.
         return await run_in_threadpool(page)
+
+    def _recordings_handler(self, request: Request, account_id: str) -> Handler:
+        base_url = str(request.base_url).rstrip("/")
+
+        def answer(match: Match) -> tuple[int, dict[str, Any]]:
+            return self.recordings.answer(match, base_url, account_id)
+
+        return answer
 
     async def _oauth(self, request: Request) -> Response:
         at = self.clock()

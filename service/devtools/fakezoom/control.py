@@ -21,7 +21,8 @@
 | `GET /_fake/ws` | `{"subscriptions": {id: {"connections", "open", "heartbeats", ...}}}` |
 | `GET /_fake/world` | the instances, `{"webinars": [...], "meetings": [...]}` |
 | `POST /_fake/world/webinars`, `POST /_fake/world/meetings` | add an instance: the JSON
-  object holds `World.add_webinar`/`add_meeting` arguments (`webinar_id` or `meeting_id`, ...) |
+  object holds `World.add_webinar`/`add_meeting` arguments (`webinar_id` or `meeting_id`, ...),
+  and `"recording": true` (or a list of file types) for a cloud recording |
 
 Control requests need no token, are not spec-checked, logged or subject to faults.
 """
@@ -38,6 +39,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from .faults import Fault
+from .recordings import DEFAULT_FILE_TYPES, FILE_KINDS
 from .world import Instance, zoom_time
 
 if TYPE_CHECKING:
@@ -66,6 +68,11 @@ def instance_summary(inst: Instance) -> dict[str, Any]:
         "registration": inst.registration,
         "too_old": inst.too_old,
     }
+
+
+def _recording_summary(fake: FakeZoom, inst: Instance) -> dict[str, Any]:
+    found = fake.world.recording(inst.uuid)
+    return {"recording_files": [f.file_type for f in found.files] if found else []}
 
 
 def control_routes(fake: FakeZoom) -> list[BaseRoute]:
@@ -147,13 +154,21 @@ def control_routes(fake: FakeZoom) -> list[BaseRoute]:
                 args["start_time"] = datetime.fromisoformat(
                     args["start_time"].replace("Z", "+00:00")
                 )
+            # `"recording": true` or a list of file types: the instance has a cloud recording.
+            recording = args.pop("recording", None)
+            types = DEFAULT_FILE_TYPES if recording is True else tuple(recording or ())
+            unknown = sorted(set(types) - set(FILE_KINDS))
+            if unknown:  # refused before the instance is added
+                raise ValueError(f"unknown recording file types {unknown}")
             if kind == "webinars":
                 inst = fake.world.add_webinar(**args)
             else:
                 inst = fake.world.add_meeting(**args)
+            if types:
+                fake.world.add_recording(inst, types)
         except (ValueError, TypeError, AttributeError) as exc:
             return _bad(f"bad instance: {exc}")
-        return _json(instance_summary(inst), 201)
+        return _json(instance_summary(inst) | _recording_summary(fake, inst), 201)
 
     async def ws_events(request: Request) -> Response:
         subscription = request.path_params["subscription"]

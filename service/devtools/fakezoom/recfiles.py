@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
@@ -105,9 +105,17 @@ class _Lazy:
 class RecordingFiles:
     """The files the fake can serve, the download tokens it minted, and what was asked."""
 
-    def __init__(self, access_tokens: AccessTokens, clock: Clock) -> None:
+    def __init__(
+        self,
+        access_tokens: AccessTokens,
+        clock: Clock,
+        world_sizes: Callable[[str], int | None] = lambda _key: None,
+    ) -> None:
         self.access_tokens = access_tokens
         self.clock = clock
+        #: The size of a file of a recording in the world (`World.recorded_file_size`): such a
+        #: file is served without an `add`.
+        self.world_sizes = world_sizes
         self._lock = threading.Lock()
         self._files: dict[str, FakeFile] = {}
         self._tokens: dict[str, float] = {}
@@ -122,8 +130,23 @@ class RecordingFiles:
         return made
 
     def cut_next(self, file_id: str, after_bytes: int) -> None:
+        found = self._file(file_id)
+        if found is None:
+            raise KeyError(file_id)
         with self._lock:
-            self._files[file_id].cut_after = after_bytes
+            found.cut_after = after_bytes
+
+    def _file(self, file_id: str) -> FakeFile | None:
+        with self._lock:
+            found = self._files.get(file_id)
+        if found is None:
+            size = self.world_sizes(file_id)
+            if size is not None:
+                with self._lock:
+                    found = self._files.setdefault(
+                        file_id, FakeFile(file_id, size, pattern=pattern(file_id))
+                    )
+        return found
 
     def mint_token(self, lifetime: float = DEFAULT_DOWNLOAD_TOKEN_LIFETIME) -> str:
         """A `download_token` as a webhook carries: valid for `lifetime` of the fake's clock."""
@@ -158,6 +181,7 @@ class RecordingFiles:
     async def endpoint(self, request: Request) -> Response:
         file_id = request.path_params["file_id"]
         auth = self._auth(request)
+        self._file(file_id)
         with self._lock:
             found = self._files.get(file_id)
             cut = found.cut_after if found is not None else None

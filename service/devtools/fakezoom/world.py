@@ -1,4 +1,5 @@
-"""The fake's world: past webinar and meeting instances, by UUID and by numeric ID.
+"""The fake's world: past webinar and meeting instances, by UUID and by numeric ID, and the
+cloud recordings of some of them.
 
 Instances are added with `World.add_webinar` / `add_meeting`; their data (see `instance.py`) is
 generated on demand, so the world is cheap whatever the sizes.
@@ -7,13 +8,15 @@ generated on demand, so the world is cheap whatever the sizes.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .instance import HOST_PERSON, Instance, Kind, zoom_time
 from .people import digest, make_uuid, person, zoom_id
+from .recordings import DEFAULT_FILE_TYPES, Recording, make_recording
 
-__all__ = ["DEFAULT_START", "Instance", "Kind", "World", "zoom_time"]
+__all__ = ["DEFAULT_START", "Instance", "Kind", "Recording", "World", "zoom_time"]
 
 #: Start of the first instance of an ID when none is given; later ones follow weekly.
 DEFAULT_START = datetime(2024, 3, 1, 14, 0, tzinfo=UTC)
@@ -25,6 +28,8 @@ class World:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_uuid: dict[Kind, dict[str, Instance]] = {"webinar": {}, "meeting": {}}
+        self._recordings: dict[str, Recording] = {}
+        self._recorded_files: dict[str, int] = {}
 
     def add_webinar(
         self,
@@ -108,6 +113,39 @@ class World:
             return found[-1] if found else None
         return self.get(kind, ident)
 
+    def add_recording(
+        self,
+        inst: Instance,
+        file_types: Sequence[str] = DEFAULT_FILE_TYPES,
+        *,
+        participant_audio: int = 0,
+        sizes: Mapping[str, int] | None = None,
+    ) -> Recording:
+        """Give `inst` a cloud recording (see `recordings.make_recording`); its files become
+        downloadable from the fake."""
+        if self.get(inst.kind, inst.uuid) is not inst:
+            raise ValueError(f"{inst.kind} instance {inst.uuid!r} is not in this world")
+        made = make_recording(inst, file_types, participant_audio=participant_audio, sizes=sizes)
+        with self._lock:
+            if inst.uuid in self._recordings:
+                raise ValueError(f"instance {inst.uuid!r} already has a recording")
+            self._recordings[inst.uuid] = made
+            self._recorded_files.update((f.key, f.size) for f in made.files)
+        return made
+
+    def recording(self, uuid: str) -> Recording | None:
+        with self._lock:
+            return self._recordings.get(uuid)
+
+    def recorded_file_size(self, key: str) -> int | None:
+        """The size of a recording file of the world, by its download key; None if unknown."""
+        with self._lock:
+            return self._recorded_files.get(key)
+
+    def lookup_any(self, ident: str) -> Instance | None:
+        """A meeting's or a webinar's instance: the recordings endpoint takes either."""
+        return self.lookup("meeting", ident) or self.lookup("webinar", ident)
+
     def webinar(self, uuid: str) -> Instance:
         inst = self.get("webinar", uuid)
         if inst is None:
@@ -124,3 +162,5 @@ class World:
         with self._lock:
             for table in self._by_uuid.values():
                 table.clear()
+            self._recordings.clear()
+            self._recorded_files.clear()

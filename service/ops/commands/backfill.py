@@ -1,5 +1,6 @@
 """`zoomhooks backfill` and `zoomhooks reconcile`: follow-ups for instances whose `*.ended`
-never arrived (Zoom gave up after ~85 min of retries, or the service was down longer)."""
+never arrived (Zoom gave up after ~85 min of retries, or the service was down longer), and
+their cloud recordings, whose `recording.*` webhooks may be lost as well."""
 
 from __future__ import annotations
 
@@ -38,6 +39,18 @@ def _run_jobs(runtime: Runtime, job_ids: list[int], *, enqueue: bool) -> None:
         "these follow-ups now: "
         + ", ".join(f"{resource} {status} {n}" for (resource, status), n in sorted(counts.items()))
     )
+    if runtime.download_runner is not None:
+        queued = runtime.downloads.unfinished_of(job_ids)
+        if queued:
+            # Embedded, this process's queue dies with it: `serve`'s sweeper takes them.
+            click.echo(
+                f"{queued} recording downloads queued for the workers"
+                + (
+                    f" (`serve` picks them up within {runtime.settings.sweep_after_seconds:g} s)"
+                    if runtime.settings.embedded
+                    else ""
+                )
+            )
     if later:
         click.echo(f"{later} must wait (Zoom not ready or rate limited); the sweeper retries them")
     failed = sum(n for (_, status), n in counts.items() if status == "failed")
@@ -74,7 +87,8 @@ def _check_account(runtime: Runtime, account: str | None) -> None:
     "--enqueue", is_flag=True, help="Hand the jobs to the workers instead of running them here."
 )
 def backfill(kind: str, id_or_uuid: str, account: str | None, enqueue: bool) -> None:
-    """Fetch participants, Q&A, polls (and absentees) of a past instance, on demand.
+    """Fetch participants, Q&A, polls, absentees, registrants, reports and the cloud recording
+    of a past instance, on demand (recording downloads are queued when storage is configured).
 
     ID_OR_UUID: an instance UUID, or a meeting/webinar number for every past instance of it.
     For when Zoom gave up on a webhook, or the service was down longer than Zoom retries.
