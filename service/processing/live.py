@@ -8,14 +8,16 @@ from datetime import timedelta
 
 from service.processing.handlers import Context, Handler, Outcome
 from service.processing.shape import (
-    RECORDING_EVENTS,
     REGISTRATION_STATUS,
     instance_row,
     kind_of,
     participant_event_row,
+    registrant_row,
+)
+from service.processing.shape_recordings import (
+    RECORDING_EVENTS,
     recording_file_rows,
     recording_row,
-    registrant_row,
 )
 from service.processing.shape_reports import answer_rows
 from service.processing.writes import Schedule

@@ -14,8 +14,10 @@ from sqlalchemy import Connection
 from service.objectstore import object_key
 from service.processing.handlers import Context, Handler, Outcome
 from service.processing.shape import (
-    RECORDING_EVENTS,
     Row,
+)
+from service.processing.shape_recordings import (
+    RECORDING_EVENTS,
     recording_file_rows,
     recording_row,
 )

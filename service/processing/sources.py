@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from service.processing import shape, shape_reports
+from service.processing import shape, shape_recordings, shape_reports
 from service.processing.recordings import DownloadHandlers
 from service.storage import records
 from service.storage import registrants as stored_registrants
@@ -156,10 +156,10 @@ class Recordings:
         at_ms = int(target.now.timestamp() * 1000)
         stored = 0
         for body in page:
-            row = shape.fetched_recording_row(body, target.account_id, at_ms)
+            row = shape_recordings.fetched_recording_row(body, target.account_id, at_ms)
             if row is None:
                 continue
-            files = list(shape.fetched_recording_file_rows(body, at_ms))
+            files = list(shape_recordings.fetched_recording_file_rows(body, at_ms))
             records.upsert_recording(conn, row, files)
             if self.downloads is not None:
                 self.downloads.queue(
