@@ -32,6 +32,10 @@ FIRST_BURST = 200
 SECOND_BURST = 600
 #: Acknowledgements of the second burst to wait for before the kill.
 ACKED_BEFORE_KILL = 60
+#: Deliveries that keep the workers busy while a test looks for rows in their hands; those
+#: not sent by the kill fail to connect and are not acknowledged. Batched writes drain 600
+#: quickly enough that a loaded machine could find no such moment.
+BUSY_BURST = 3000
 UNHANDLED = "durability.unhandled"
 FINISHED = {"done", "ignored"}
 
@@ -264,7 +268,7 @@ def test_rows_mid_processing_at_sigkill_are_recovered(launch: Launch, database_f
     # processes new rows in the transaction that stores them, so send them all to the workers.
     service = launch({"ZOOMHOOKS_PROCESS_ON_INGEST": "false"})
     sender = Sender(service.url)
-    threads = sender.start([webhook("mid", n) for n in range(SECOND_BURST)])
+    threads = sender.start([webhook("mid", n) for n in range(BUSY_BURST)])
     wait_until(lambda: sender.count() >= ACKED_BEFORE_KILL, timeout=60)
     lock = hold_write_lock_with_rows_processing(database_file)
     try:
