@@ -157,28 +157,29 @@ def registrant_row(event: Event, inbox_id: int) -> Row | None:
 # REST records ---------------------------------------------------------------------------
 
 
+def stint(r: dict[str, Any]) -> Row:
+    """The fields of one stint in a meeting that every participant listing has (past data and
+    report alike)."""
+    return {
+        "id": text(r.get("id"), 64),
+        "user_id": text(r.get("user_id"), 64),
+        "registrant_id": text(r.get("registrant_id"), 64),
+        "name": text(r.get("name")),
+        "user_email": text(r.get("user_email")),
+        "join_time": zoom_time(r.get("join_time")),
+        "leave_time": zoom_time(r.get("leave_time")),
+        "duration": as_int(r.get("duration")),
+        "status": text(r.get("status"), 32),
+        "failover": as_bool(r.get("failover")),
+    }
+
+
 def participant_rows(records: Iterable[dict[str, Any]]) -> Iterator[Row]:
     for r in records:
-        yield {
-            "row_key": row_key(
-                r.get("id"),
-                r.get("user_id"),
-                r.get("name"),
-                r.get("user_email"),
-                r.get("join_time"),
-            ),
-            "id": text(r.get("id"), 64),
-            "user_id": text(r.get("user_id"), 64),
-            "registrant_id": text(r.get("registrant_id"), 64),
-            "name": text(r.get("name")),
-            "user_email": text(r.get("user_email")),
-            "join_time": zoom_time(r.get("join_time")),
-            "leave_time": zoom_time(r.get("leave_time")),
-            "duration": as_int(r.get("duration")),
-            "status": text(r.get("status"), 32),
-            "failover": as_bool(r.get("failover")),
-            "internal_user": as_bool(r.get("internal_user")),
-        }
+        key = row_key(
+            r.get("id"), r.get("user_id"), r.get("name"), r.get("user_email"), r.get("join_time")
+        )
+        yield {"row_key": key, **stint(r), "internal_user": as_bool(r.get("internal_user"))}
 
 
 def absentee_rows(records: Iterable[dict[str, Any]]) -> Iterator[Row]:

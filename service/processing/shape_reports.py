@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from service.processing.shape import Row, as_bool, as_int, row_key, text, to_json, zoom_time
+from service.processing.shape import Row, as_int, row_key, stint, text, to_json, zoom_time
 
 #: Longest custom question title kept (the column is VARCHAR(300)).
 MAX_TITLE = 300
@@ -71,26 +71,18 @@ def answer_rows(webinar_id: int, registrant_id: str, registrant: dict[str, Any])
 def report_participant_rows(records: Iterable[dict[str, Any]]) -> Iterator[Row]:
     """`report/{webinars|meetings}/{id}/participants`: one row per stint, as listed."""
     for r in records:
+        key = row_key(
+            r.get("id"),
+            r.get("user_id"),
+            r.get("participant_user_id"),
+            r.get("name"),
+            r.get("user_email"),
+            r.get("join_time"),
+        )
         yield {
-            "row_key": row_key(
-                r.get("id"),
-                r.get("user_id"),
-                r.get("participant_user_id"),
-                r.get("name"),
-                r.get("user_email"),
-                r.get("join_time"),
-            ),
-            "id": text(r.get("id"), 64),
-            "user_id": text(r.get("user_id"), 64),
+            "row_key": key,
+            **stint(r),
             "participant_user_id": text(r.get("participant_user_id"), 64),
-            "registrant_id": text(r.get("registrant_id"), 64),
-            "name": text(r.get("name")),
-            "user_email": text(r.get("user_email")),
-            "join_time": zoom_time(r.get("join_time")),
-            "leave_time": zoom_time(r.get("leave_time")),
-            "duration": as_int(r.get("duration")),
-            "status": text(r.get("status"), 32),
-            "failover": as_bool(r.get("failover")),
             "customer_key": text(r.get("customer_key"), 64),
             "bo_mtg_id": text(r.get("bo_mtg_id"), 64),
         }
