@@ -87,7 +87,12 @@ class ProbeApp:
 
     def _metrics(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         # Prometheus asks for OpenMetrics and gzip; curl and older scrapers get plain text.
-        encode, content_type = choose_encoder(environ.get("HTTP_ACCEPT", ""))
+        try:
+            encode, content_type = choose_encoder(environ.get("HTTP_ACCEPT", ""))
+        except (TypeError, ValueError):
+            # prometheus_client cannot compare a malformed `version=`: the default text
+            # format serves such a scraper, rather than a 500 for its header.
+            encode, content_type = choose_encoder("")
         body = encode(self.metrics)
         headers = [("Content-Type", content_type), ("Vary", "Accept, Accept-Encoding")]
         if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):

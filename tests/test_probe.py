@@ -139,3 +139,13 @@ def test_an_advisory_check_degrades_but_keeps_the_process_ready() -> None:
         True,
         {"status": "ready", "checks": {"database": "ok"}},
     )
+
+
+@pytest.mark.parametrize(
+    "accept", ["application/openmetrics-text; version=abc", "text/plain;version=x.y"]
+)
+def test_a_malformed_accept_gets_the_default_text_format(probe: str, accept: str) -> None:
+    response = httpx.get(probe + "/metrics", headers={"Accept": accept}, timeout=5)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert "probe_test_total 3.0" in response.text
